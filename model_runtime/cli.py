@@ -1,0 +1,118 @@
+"""Command line for studios and scripts, no Blender needed.
+
+    python -m model_runtime generate DIALOGUE.wav --layout face_to_face --out result.npz
+    python -m model_runtime generate A.wav --track-b B.wav --out result.json   # one file per person
+    python -m model_runtime generate STEREO.wav --mode stereo --out result.csv
+    python -m model_runtime info
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import GenerationCancelled, TalkingTogetherError
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (redrawn in place on a terminal)."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width, self.start = stream, width, time.time()
+        self.tty = stream.isatty()
+        self.last = -1
+
+    def __call__(self, fraction: float, message: str) -> None:
+        pct = int(fraction * 100)
+        if not self.tty and pct == self.last:
+            return
+        self.last = pct
+        filled = int(self.width * fraction)
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {message} ({time.time() - self.start:.1f} s)"
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def build_audio(args):
+    from .audio import AudioClip, ConversationAudio
+    if args.track_b:
+        return ConversationAudio.per_person([AudioClip(str(args.audio))], [AudioClip(str(args.track_b))])
+    if args.mode == "stereo":
+        return ConversationAudio.stereo(AudioClip(str(args.audio)))
+    return ConversationAudio.mixed([AudioClip(str(args.audio))])
+
+
+def cmd_generate(args) -> int:
+    from .layouts import preset_layout
+    from .pipeline import GenerationSettings, generate
+    poses = preset_layout(args.layout, args.distance, args.height_offset)
+    audio = build_audio(args)
+    settings = GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance, device=args.device,
+                                  checkpoint=args.weights, output_fps=args.fps)
+    bar = ProgressBar()
+    try:
+        result = generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap)
+    finally:
+        bar.close()
+    result.meta["layout"] = args.layout
+    out = result.save(args.out)
+    print(f"wrote {out}: {result.num_frames} frames at {result.fps:g} fps ({result.duration:.1f} s) "
+          f"for 2 people")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .checkpoint import DEFAULT_WEIGHTS, load_checkpoint
+    from .model import count_parameters
+    ckpt = load_checkpoint(args.weights)
+    print(f"weights: {args.weights or DEFAULT_WEIGHTS}")
+    print(f"parameters: {count_parameters(ckpt.build_model()):,}")
+    print(f"config: {ckpt.config.to_dict()}")
+    print(f"training: {ckpt.info}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from .layouts import layout_presets
+    p = argparse.ArgumentParser(prog="python -m model_runtime", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="animate a two-person dialogue")
+    g.add_argument("audio", type=Path, help="dialogue audio (wav, flac, ogg, mp3; any rate)")
+    g.add_argument("--mode", choices=["mixed", "stereo"], default="mixed",
+                   help="mixed: both voices in one track; stereo: person A left, person B right")
+    g.add_argument("--track-b", type=Path, help="person B's own track (then AUDIO is person A's)")
+    g.add_argument("--swap", action="store_true", help="exchange who is person A and person B")
+    g.add_argument("--layout", default="face_to_face", choices=sorted(layout_presets()))
+    g.add_argument("--distance", type=float, help="metres between the two heads (default: the preset's)")
+    g.add_argument("--height-offset", type=float, default=0.0, help="metres person B is higher than A")
+    g.add_argument("--out", type=Path, required=True, help="result file: .npz, .json or .csv")
+    g.add_argument("--fps", type=float, help="output frame rate (default: the model's 25)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--steps", type=int, default=6, help="sampler steps: more is slower and finer")
+    g.add_argument("--guidance", type=float, default=1.5, help="expressiveness (1 = off)")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    g.add_argument("--weights", help="checkpoint file (default: the shipped weights)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+    i = sub.add_parser("info", help="describe a weights file")
+    i.add_argument("--weights")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GenerationCancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except (TalkingTogetherError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

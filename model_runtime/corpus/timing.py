@@ -1,0 +1,33 @@
+"""What the speech side of the corpus hands to the motion side: who says what, when, down to
+each phoneme. Times are seconds on the conversation's timeline (0 = start of the mix)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Phone:
+    symbol: str          # the synthesizer's phoneme mnemonic (espeak-ng or festival phone set)
+    start: float
+    end: float
+    stress: int = 0      # 0 none, 1 secondary, 2 primary (as far as the synthesizer tells)
+    alphabet: str = "espeak"   # "espeak" or "festival": which phone set `symbol` is in
+
+
+@dataclass
+class SpeechSegment:
+    speaker: int         # 0 = person A, 1 = person B
+    start: float
+    end: float
+    text: str
+    kind: str = "turn"   # "turn" or "backchannel"
+    phones: list[Phone] = field(default_factory=list)
+
+
+@dataclass
+class DialogueTiming:
+    duration: float
+    segments: list[SpeechSegment]
+
+    def segments_of(self, speaker: int) -> list[SpeechSegment]:
+        return [s for s in self.segments if s.speaker == speaker]

@@ -1,0 +1,219 @@
+"""The dual-stream denoiser: one temporal U-Net per person, shared weights, talking to each other.
+
+Each stream denoises its own person's motion, conditioned on the audio features, its per-frame
+role (speaking / listening / both / silent) and where its partner stands (layout). At the
+U-Net's bottleneck every stream attends to the other one (cross-stream attention), so a
+listener reacts to the speaker and the two form one conversation.
+
+Shapes: B conversations, S = 2 streams, T frames (a multiple of 2**(levels-1)), D motion dims,
+A audio feature dims, L layout dims. Streams are folded into the batch (B*S) wherever the
+weights are shared.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NULL_ROLE = 4  # role id used when the condition is dropped (classifier-free guidance)
+
+
+@dataclass
+class ModelConfig:
+    motion_dim: int = 49
+    audio_dim: int = 164
+    layout_dim: int = 7
+    num_roles: int = 4
+    channels: int = 64            # width at full time resolution
+    channel_mults: tuple = (1, 2, 2)  # per U-Net level; each level after the first halves T
+    attn_layers: int = 2          # bottleneck blocks (self-attention + cross-stream attention)
+    attn_heads: int = 4
+    dropout: float = 0.1
+    # Ablation switches (the evaluation's baselines); the default model uses all of them.
+    use_cross_stream: bool = True
+    use_roles: bool = True
+    use_layout: bool = True
+
+    @property
+    def time_multiple(self) -> int:
+        return 2 ** (len(self.channel_mults) - 1)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        d["channel_mults"] = tuple(d.get("channel_mults", cls.channel_mults))
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of diffusion time t in [0, 1]: (N,) -> (N, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
+    args = (t.float() * 1000.0)[:, None] * freqs[None]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+
+def positional_encoding(length: int, dim: int, device) -> torch.Tensor:
+    """(length, dim) sinusoidal positions for the bottleneck attention."""
+    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, device=device) / dim)
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2] = torch.sin(pos * freqs)
+    pe[:, 1::2] = torch.cos(pos * freqs)
+    return pe
+
+
+class ResBlock(nn.Module):
+    """Conv1d residual block with FiLM from the conditioning embedding. x: (N, C, T)."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(8, c_in)
+        self.conv1 = nn.Conv1d(c_in, c_out, 3, padding=1)
+        self.film = nn.Linear(emb_dim, 2 * c_out)
+        self.norm2 = nn.GroupNorm(8, c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, 3, padding=1)
+        self.drop = nn.Dropout(dropout)
+        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.film(emb)[:, :, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.drop(F.silu(h)))
+        return h + self.skip(x)
+
+
+class StreamAttentionBlock(nn.Module):
+    """Self-attention over a stream's own frames, then cross-attention to the partner's frames.
+
+    x: (B, 2, T, C). The cross-stream step is what makes one conversation out of two streams.
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float, cross: bool):
+        super().__init__()
+        self.norm_self = nn.LayerNorm(dim)
+        self.self_attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.cross = cross
+        if cross:
+            self.norm_cross = nn.LayerNorm(dim)
+            self.cross_attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm_mlp = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, t, c = x.shape
+        h = x.reshape(b * s, t, c)
+        q = self.norm_self(h)
+        h = h + self.self_attn(q, q, q, need_weights=False)[0]
+        if self.cross:
+            q = self.norm_cross(h)
+            partner = q.reshape(b, s, t, c).flip(1).reshape(b * s, t, c)  # stream 0 reads 1, 1 reads 0
+            h = h + self.cross_attn(q, partner, partner, need_weights=False)[0]
+        h = h + self.mlp(self.norm_mlp(h))
+        return h.reshape(b, s, t, c)
+
+
+class DualStreamDenoiser(nn.Module):
+    """Predicts clean motion x0 for both people from noisy motion and the conditions."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        c = cfg.channels
+        emb_dim = 4 * c
+        widths = [c * m for m in cfg.channel_mults]
+        self.time_mlp = nn.Sequential(nn.Linear(c, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.layout_mlp = nn.Sequential(nn.Linear(cfg.layout_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.audio_enc = nn.Sequential(
+            nn.Conv1d(cfg.audio_dim, 2 * c, 5, padding=2), nn.GELU(),
+            nn.Conv1d(2 * c, c, 5, padding=2), nn.GELU())
+        self.role_emb = nn.Embedding(cfg.num_roles + 1, c)  # +1: the dropped-condition role
+        self.in_proj = nn.Conv1d(cfg.motion_dim + 2 * c, widths[0], 3, padding=1)
+
+        self.down_blocks = nn.ModuleList()
+        self.downsamples = nn.ModuleList()
+        for i, w in enumerate(widths):
+            w_in = widths[max(i - 1, 0)]
+            self.down_blocks.append(ResBlock(w_in, w, emb_dim, cfg.dropout))
+            if i < len(widths) - 1:
+                self.downsamples.append(nn.Conv1d(w, w, 4, stride=2, padding=1))
+        mid = widths[-1]
+        self.mid_block = ResBlock(mid, mid, emb_dim, cfg.dropout)
+        self.attn = nn.ModuleList(StreamAttentionBlock(mid, cfg.attn_heads, cfg.dropout, cfg.use_cross_stream)
+                                  for _ in range(cfg.attn_layers))
+        self.up_blocks = nn.ModuleList()
+        self.upsamples = nn.ModuleList()
+        for i in reversed(range(len(widths))):
+            w_out = widths[max(i - 1, 0)]
+            self.up_blocks.append(ResBlock(2 * widths[i], w_out, emb_dim, cfg.dropout))
+            if i > 0:
+                self.upsamples.append(nn.Conv1d(w_out, w_out, 3, padding=1))
+        self.out_norm = nn.GroupNorm(8, widths[0])
+        self.out = nn.Conv1d(widths[0], cfg.motion_dim, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def encode_conditions(self, audio: torch.Tensor, roles: torch.Tensor, layout: torch.Tensor) -> dict:
+        """Everything that does not depend on the noisy motion, computed once per sampling run.
+
+        audio (B, T, A) shared mix features or (B, 2, T, A); roles (B, 2, T) int; layout (B, 2, L)."""
+        b, s, t_len = roles.shape
+        if audio.dim() == 3:
+            a = self.audio_enc(audio.transpose(1, 2))                    # (B, C, T): once per mix
+            a = a[:, None].expand(b, s, -1, t_len).reshape(b * s, -1, t_len)
+        else:
+            a = self.audio_enc(audio.reshape(b * s, t_len, -1).transpose(1, 2))
+        if not self.cfg.use_roles:
+            roles = torch.where(roles == NULL_ROLE, roles, torch.zeros_like(roles))
+        r = self.role_emb(roles.reshape(b * s, t_len)).transpose(1, 2)    # (BS, C, T)
+        layout_emb = self.layout_mlp(layout) if self.cfg.use_layout else None
+        return {"audio_roles": torch.cat([a, r], dim=1), "layout": layout_emb, "shape": (b, s, t_len)}
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
+        """x_t (B, 2, T, D), t (B,) in [0, 1] -> x0 estimate (B, 2, T, D)."""
+        b, s, t_len, _ = x_t.shape
+        if t_len % self.cfg.time_multiple:
+            raise ValueError(f"T={t_len} must be a multiple of {self.cfg.time_multiple}")
+        emb = self.time_mlp(timestep_embedding(t, self.cfg.channels))[:, None].expand(b, s, -1)
+        if cond["layout"] is not None:
+            emb = emb + cond["layout"]
+        emb = emb.reshape(b * s, -1)                                     # (BS, E)
+        x = x_t.reshape(b * s, t_len, -1).transpose(1, 2)                # (BS, D, T)
+        h = self.in_proj(torch.cat([x, cond["audio_roles"]], dim=1))     # (BS, W0, T)
+
+        skips = []
+        for i, block in enumerate(self.down_blocks):
+            h = block(h, emb)
+            skips.append(h)
+            if i < len(self.downsamples):
+                h = self.downsamples[i](h)
+        h = self.mid_block(h, emb)                                       # (BS, W, T')
+        tokens = h.transpose(1, 2)
+        tokens = tokens + positional_encoding(tokens.shape[1], tokens.shape[2], tokens.device)
+        tokens = tokens.reshape(b, s, tokens.shape[1], -1)
+        for block in self.attn:
+            tokens = block(tokens)
+        h = tokens.reshape(b * s, -1, tokens.shape[-1]).transpose(1, 2)
+        for i, block in enumerate(self.up_blocks):
+            h = block(torch.cat([h, skips.pop()], dim=1), emb)
+            if i < len(self.upsamples):
+                h = self.upsamples[i](F.interpolate(h, scale_factor=2, mode="nearest"))
+        out = self.out(F.silu(self.out_norm(h)))                         # (BS, D, T)
+        return out.transpose(1, 2).reshape(b, s, t_len, -1)
+
+    def forward(self, x_t, t, audio, roles, layout):
+        return self.denoise(x_t, t, self.encode_conditions(audio, roles, layout))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,172 @@
+"""Audio + layout in, both people's per-frame parameters out: the runtime's one entry point."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import features, roles as role_tracks_mod
+from .audio import ConversationAudio
+from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS,
+                       clip_motion, roles_from_activity)
+from .checkpoint import Checkpoint, load_checkpoint
+from .errors import TalkingTogetherError
+from .gaze import eye_look_weights, fixation_distance, per_eye_angles
+from .geometry import (HeadPose, gaze_directions_world, gaze_error_to_target, gaze_toward,
+                       layout_features)
+from .result import ConversationResult, PersonTrack
+from .sampling import ddim_timesteps, sample_ddim
+from .windowed import WindowedDenoiser
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class GenerationSettings:
+    seed: int = 0
+    steps: int = 6                 # sampler steps ("quality")
+    guidance: float = 1.5          # classifier-free guidance ("expressiveness"); 1 = off
+    device: str = "auto"           # auto | cpu | cuda | mps
+    checkpoint: str | None = None  # None: the shipped default weights
+    window_seconds: float = 10.24  # frames per model call: memory is bounded by this
+    overlap_seconds: float = 2.56
+    gaze_lock_degrees: float = 12.0  # snap gaze this close to the partner's eyes exactly onto them
+    output_fps: float | None = None  # None: the model's own 25 fps
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto picks CUDA, then Apple MPS, then CPU; an explicit device that is missing is an error."""
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise TalkingTogetherError("CUDA was asked for, but PyTorch sees no CUDA GPU: choose Auto or CPU")
+    if name == "mps" and not mps:
+        raise TalkingTogetherError("Apple MPS was asked for, but it is not available: choose Auto or CPU")
+    if name not in ("cpu", "cuda", "mps"):
+        raise TalkingTogetherError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+_MODEL_CACHE: dict[tuple, tuple[Checkpoint, torch.nn.Module]] = {}
+
+
+def load_model(checkpoint: str | None, device: torch.device):
+    """Checkpoint and model on the device, cached so repeated generations skip the load."""
+    from .checkpoint import DEFAULT_WEIGHTS
+    path = str(checkpoint or DEFAULT_WEIGHTS)
+    key = (path, str(device))
+    if key not in _MODEL_CACHE:
+        ckpt = load_checkpoint(path)
+        _MODEL_CACHE.clear()  # keep one model in memory
+        _MODEL_CACHE[key] = (ckpt, ckpt.build_model(device))
+    return _MODEL_CACHE[key]
+
+
+def conversation_conditions(audio: ConversationAudio, swap: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+    """Audio features (T, A) of the mix and role ids (2, T) of both people."""
+    feats = features.audio_features(audio.mix)
+    activity = role_tracks_mod.activity(audio)
+    if swap:
+        activity = activity[::-1].copy()
+    n = feats.shape[0]
+    activity = activity[:, :n]
+    roles = np.stack([roles_from_activity(activity[0], activity[1]),
+                      roles_from_activity(activity[1], activity[0])])
+    return feats, roles
+
+
+def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray, layout: torch.Tensor,
+                  settings: GenerationSettings, device: torch.device,
+                  progress: Progress | None = None) -> np.ndarray:
+    """Run the sampler over the whole conversation; returns denormalised motion (2, T, D)."""
+    n = feats.shape[0]
+    multiple = model.cfg.time_multiple
+    window = max(multiple, int(round(settings.window_seconds * features.MODEL_FPS / multiple)) * multiple)
+    overlap = min(int(settings.overlap_seconds * features.MODEL_FPS), window // 2)
+    total = max(n, window)                                   # short clips run as one padded window
+    audio = (feats - ckpt.audio_mean) / ckpt.audio_std
+    audio = torch.cat([audio, torch.zeros(total - n, audio.shape[1])]).to(device)
+    role_t = torch.zeros(2, total, dtype=torch.long)
+    role_t[:, :n] = torch.as_tensor(roles)
+    steps_done = [0]
+
+    def on_chunk(fraction: float) -> None:
+        if progress is not None:
+            done = (steps_done[0] + fraction) / settings.steps
+            progress(done, f"denoising step {steps_done[0] + 1}/{settings.steps}")
+
+    denoiser = WindowedDenoiser(model, audio, role_t.to(device), layout.to(device), window, overlap,
+                                guidance=settings.guidance, on_chunk=on_chunk)
+    gen = torch.Generator().manual_seed(int(settings.seed))
+    noise = torch.randn(2, total, model.cfg.motion_dim, generator=gen).to(device)
+
+    def on_step(info: dict) -> None:
+        steps_done[0] = info["i"] + 1
+
+    x0 = sample_ddim(denoiser, noise, ddim_timesteps(settings.steps), callback=on_step)
+    motion = x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean
+    return clip_motion(motion.numpy())
+
+
+def lock_gaze(motion: np.ndarray, me: HeadPose, partner: HeadPose, tolerance_deg: float) -> np.ndarray:
+    """Where the model looks within a tolerance of the partner's eyes, look exactly at them, so
+    eye contact is geometrically exact in any layout. motion: (T, D) of one person."""
+    if tolerance_deg <= 0:
+        return motion
+    head = torch.as_tensor(motion[:, HEAD_SLICE])
+    dirs = gaze_directions_world(me, head, torch.as_tensor(motion[:, GAZE_SLICE]))
+    near = gaze_error_to_target(me, dirs, partner.position()) < math.radians(tolerance_deg)
+    exact = gaze_toward(me, head, partner.position()).numpy()
+    out = motion.copy()
+    out[near.numpy(), GAZE_SLICE] = exact[near.numpy()]
+    return out
+
+
+def person_track(motion: np.ndarray, roles: np.ndarray, me: HeadPose, partner: HeadPose) -> PersonTrack:
+    """Model motion (T, D) of one person -> the output parameters (52 ARKit shapes, head, eyes)."""
+    eyes = per_eye_angles(motion[:, GAZE_SLICE], fixation_distance(me, partner))
+    face = np.zeros((motion.shape[0], len(OUTPUT_FACE_CHANNELS)), dtype=np.float32)
+    for i, name in enumerate(MODEL_FACE_CHANNELS):
+        face[:, OUTPUT_FACE_CHANNELS.index(name)] = motion[:, FACE_SLICE][:, i]
+    for name, curve in eye_look_weights(eyes).items():
+        face[:, OUTPUT_FACE_CHANNELS.index(name)] = curve
+    return PersonTrack(face=face, head=motion[:, HEAD_SLICE].astype(np.float32),
+                       eyes=eyes.astype(np.float32), roles=roles.astype(np.int64))
+
+
+def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
+             settings: GenerationSettings = GenerationSettings(), progress: Progress | None = None,
+             swap: bool = False) -> ConversationResult:
+    """Generate both people's motion for a conversation.
+
+    ``progress(fraction, message)`` is called as work advances; raising
+    ``errors.GenerationCancelled`` from it stops generation and nothing is returned."""
+    if settings.steps < 1:
+        raise TalkingTogetherError("quality (sampler steps) must be at least 1")
+    device = resolve_device(settings.device)
+    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
+    if progress:
+        progress(0.0, "loading the model")
+    ckpt, model = load_model(settings.checkpoint, device)
+    if progress:
+        progress(0.02, "analysing the audio")
+    feats, roles = conversation_conditions(audio, swap)
+    motion = sample_motion(model, ckpt, feats, roles, layout, settings, device, progress)
+    people = tuple(
+        person_track(lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees), roles[i],
+                     poses[i], poses[1 - i])
+        for i in range(2))
+    result = ConversationResult(
+        fps=float(features.MODEL_FPS), people=people, start_time=audio.start_time,
+        meta={"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
+              "device": str(device), "audio_mode": audio.mode, "swap": swap,
+              "checkpoint": ckpt.info.get("name", "custom")})
+    if settings.output_fps:
+        result = result.resample(settings.output_fps)
+    if progress:
+        progress(1.0, "done")
+    return result

@@ -1,0 +1,42 @@
+"""Samplers, written as plain functions of a denoiser (k-diffusion style).
+
+A denoiser is any callable ``denoiser(x, t) -> x0`` over a noisy sample ``x`` and a scalar
+time ``t`` in [0, 1]. The ``callback`` sees each step (that is where a progress bar and a
+cancel button plug in: raising from it stops sampling).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .diffusion import alpha_bar
+
+Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
+
+
+def ddim_timesteps(steps: int) -> torch.Tensor:
+    """steps + 1 times from 1 (pure noise) down to 0 (clean)."""
+    if steps < 1:
+        raise ValueError("the sampler needs at least one step")
+    return torch.linspace(1.0, 0.0, steps + 1)
+
+
+@torch.no_grad()
+def sample_ddim(denoiser: Denoiser, noise: torch.Tensor, timesteps: torch.Tensor,
+                callback: Callable[[dict], None] | None = None) -> torch.Tensor:
+    """Deterministic DDIM (eta = 0) from x0 predictions; returns the clean sample."""
+    x = noise
+    n = len(timesteps) - 1
+    for i in range(n):
+        t, t_next = float(timesteps[i]), float(timesteps[i + 1])
+        x0 = denoiser(x, t)
+        if callback is not None:
+            callback({"i": i, "total": n, "t": t, "x": x, "denoised": x0})
+        if t_next <= 0.0:
+            x = x0
+            continue
+        ab, ab_next = alpha_bar(torch.tensor(t)), alpha_bar(torch.tensor(t_next))
+        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt().clamp(min=1e-8)
+        x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
+    return x

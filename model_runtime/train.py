@@ -1,0 +1,144 @@
+"""Train the dual-stream denoiser on a corpus directory.
+
+    python -m model_runtime.train --corpus corpus_data/train --out model_runtime/weights/default.pt
+
+Several GPUs (or processes): ``torchrun --nproc_per_node=N -m model_runtime.train ...`` uses
+PyTorch's DistributedDataParallel; each process draws its own batches, rank 0 writes the file.
+Fine-tuning on a studio's capture: ``--init model_runtime/weights/default.pt --corpus my_capture``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from . import features
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .diffusion import LossWeights, training_loss
+from .model import DualStreamDenoiser, ModelConfig, count_parameters
+from .training_data import WindowSampler, load_split, normalisation_stats
+
+PRESETS = Path(__file__).resolve().parent.parent / "presets" / "models"
+ABLATIONS = {"none": {}, "no_cross_stream": {"use_cross_stream": False}, "no_roles": {"use_roles": False},
+             "no_layout": {"use_layout": False}, "no_gaze_loss": {}}
+
+
+def model_config(name_or_path: str, ablation: str = "none") -> ModelConfig:
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = PRESETS / f"{name_or_path}.json"
+    raw = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+    raw.update(audio_dim=features.FEATURE_DIM, **ABLATIONS[ablation])
+    return ModelConfig.from_dict(raw)
+
+
+def setup_distributed() -> tuple[int, int, torch.device]:
+    """(rank, world size, device); a plain single process when not started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 or "RANK" in os.environ:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        rank = dist.get_rank()
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            return rank, dist.get_world_size(), torch.device("cuda", local)
+        return rank, dist.get_world_size(), torch.device("cpu")
+    return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(args: argparse.Namespace) -> Path:
+    rank, world, device = setup_distributed()
+    torch.manual_seed(args.seed + rank)
+    convs = load_split(args.corpus, args.split, limit=args.limit)
+    if args.init:
+        base = load_checkpoint(args.init)
+        cfg, stats = base.config, {"motion_mean": base.motion_mean, "motion_std": base.motion_std,
+                                   "audio_mean": base.audio_mean, "audio_std": base.audio_std}
+    else:
+        base, cfg, stats = None, model_config(args.config, args.ablation), normalisation_stats(convs)
+    model = DualStreamDenoiser(cfg).to(device)
+    if base is not None:
+        model.load_state_dict(base.state_dict)
+    ema = copy.deepcopy(model).eval()
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight)
+    mean, std = stats["motion_mean"].to(device), stats["motion_std"].to(device)
+    if rank == 0:
+        print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
+              f"{world} process(es), device {device}", flush=True)
+    start = time.time()
+    for step in range(args.steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr)
+        losses = training_loss(net, sampler.batch(args.batch, device), mean, std, weights)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(args.ema, (step + 1) / (step + 10))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        if rank == 0 and (step % args.log_every == 0 or step == args.steps - 1):
+            terms = " ".join(f"{k} {float(v):.4f}" for k, v in losses.items())
+            print(f"step {step + 1}/{args.steps} {terms} ({time.time() - start:.0f} s)", flush=True)
+    out = Path(args.out)
+    if rank == 0:
+        info = {"name": out.stem, "steps": args.steps, "batch": args.batch * world, "window": args.window,
+                "corpus": str(args.corpus), "conversations": len(convs), "ablation": args.ablation,
+                "seconds": round(time.time() - start, 1), "seed": args.seed}
+        save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
+        print(f"wrote {out}", flush=True)
+    if world > 1:
+        dist.destroy_process_group()
+    return out
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m model_runtime.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", required=True, help="corpus directory (python -m model_runtime.corpus)")
+    p.add_argument("--split", default="train", help="split to train on (default: train; 'all' for every file)")
+    p.add_argument("--out", required=True, help="checkpoint file to write")
+    p.add_argument("--config", default="default", help="model config preset name or JSON file")
+    p.add_argument("--init", help="checkpoint to fine-tune from (keeps its config and normalisation)")
+    p.add_argument("--ablation", choices=sorted(ABLATIONS), default="none")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=24)
+    p.add_argument("--window", type=int, default=128, help="frames per training window (multiple of 4)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--ema", type=float, default=0.998)
+    p.add_argument("--gaze-weight", type=float, default=1.0)
+    p.add_argument("--limit", type=int, help="use at most this many conversations")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=50)
+    args = p.parse_args(argv)
+    if args.split == "all":
+        args.split = None
+    return args
+
+
+def main(argv=None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""Conversations of the corpus (or a studio's capture in the same format) as training tensors.
+
+Features are computed once per conversation and cached beside it (``*.features.npy``), so
+training epochs never touch audio again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import features
+from .channels import MOTION_DIM, roles_from_activity
+from .corpus.dataset import list_conversations, load_conversation
+from .geometry import layout_features
+
+
+@dataclass
+class Conversation:
+    audio: np.ndarray     # (T, A) features of the mix
+    motion: np.ndarray    # (2, T, D)
+    roles: np.ndarray     # (2, T)
+    layout: np.ndarray    # (2, L)
+    envelopes: np.ndarray | None = None  # (2, T) each person's own speech envelope (evaluation)
+    name: str = ""
+
+
+def cached_features(path: Path, mix: np.ndarray) -> np.ndarray:
+    cache = path.with_suffix(".features.npy")
+    if cache.is_file() and cache.stat().st_mtime >= path.stat().st_mtime:
+        feats = np.load(cache)
+        if feats.shape[1] == features.FEATURE_DIM:
+            return feats
+    feats = features.audio_features(mix).numpy().astype(np.float32)
+    np.save(cache, feats)
+    return feats
+
+
+def load_training_conversation(path: Path, with_envelopes: bool = False) -> Conversation:
+    conv = load_conversation(path)
+    mix = conv["mix"]
+    feats = cached_features(Path(path), mix)
+    motion = conv["motion"].astype(np.float32)
+    n = min(feats.shape[0], motion.shape[1])
+    activity = conv["activity"][:, :n]
+    roles = np.stack([roles_from_activity(activity[0], activity[1]), roles_from_activity(activity[1], activity[0])])
+    poses = conv["poses"]
+    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])]).numpy()
+    env = None
+    if with_envelopes:
+        env = np.stack([features.speech_envelope(conv["tracks"][i])[:n] for i in range(2)])
+    return Conversation(feats[:n], motion[:, :n], roles, layout, env, Path(path).stem)
+
+
+def load_split(corpus_dir: str | Path, split: str | None = None, limit: int | None = None,
+               with_envelopes: bool = False) -> list[Conversation]:
+    paths = list_conversations(corpus_dir, split)[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no conversations{f' of split {split!r}' if split else ''} in {corpus_dir}")
+    return [load_training_conversation(Path(p), with_envelopes) for p in paths]
+
+
+def normalisation_stats(convs: list[Conversation]) -> dict[str, torch.Tensor]:
+    motion = np.concatenate([c.motion.reshape(-1, MOTION_DIM) for c in convs])
+    audio = np.concatenate([c.audio for c in convs])
+    # Channels that never move in the data keep std 1 so the model is not asked to amplify noise.
+    m_std = motion.std(0)
+    m_std = np.where(m_std < 1e-3, 1.0, m_std)
+    a_std = np.maximum(audio.std(0), 1e-3)
+    return {"motion_mean": torch.tensor(motion.mean(0)), "motion_std": torch.tensor(m_std, dtype=torch.float32),
+            "audio_mean": torch.tensor(audio.mean(0)), "audio_std": torch.tensor(a_std, dtype=torch.float32)}
+
+
+class WindowSampler:
+    """Random fixed-length windows from the conversations, as normalised batches."""
+
+    def __init__(self, convs: list[Conversation], stats: dict, window: int, seed: int = 0):
+        self.convs = [c for c in convs if c.audio.shape[0] >= window] or convs
+        self.stats = {k: v.numpy() for k, v in stats.items()}
+        self.window = window
+        self.rng = np.random.default_rng(seed)
+        lengths = np.array([c.audio.shape[0] for c in self.convs], dtype=float)
+        self.p = lengths / lengths.sum()
+
+    def _crop(self, conv: Conversation) -> tuple:
+        n, w = conv.audio.shape[0], self.window
+        if n < w:  # pad short conversations with silence and rest
+            pad = w - n
+            return (np.pad(conv.audio, ((0, pad), (0, 0))), np.pad(conv.motion, ((0, 0), (0, pad), (0, 0)), mode="edge"),
+                    np.pad(conv.roles, ((0, 0), (0, pad))))
+        s = int(self.rng.integers(0, n - w + 1))
+        return conv.audio[s:s + w], conv.motion[:, s:s + w], conv.roles[:, s:s + w]
+
+    def batch(self, size: int, device="cpu") -> dict[str, torch.Tensor]:
+        idx = self.rng.choice(len(self.convs), size=size, p=self.p)
+        audio, motion, roles, layout = [], [], [], []
+        for i in idx:
+            a, m, r = self._crop(self.convs[i])
+            audio.append(a)
+            motion.append(m)
+            roles.append(r)
+            layout.append(self.convs[i].layout)
+        s = self.stats
+        return {
+            "audio": torch.tensor((np.stack(audio) - s["audio_mean"]) / s["audio_std"], dtype=torch.float32, device=device),
+            "motion": torch.tensor((np.stack(motion) - s["motion_mean"]) / s["motion_std"], dtype=torch.float32, device=device),
+            "roles": torch.tensor(np.stack(roles), dtype=torch.long, device=device),
+            "layout": torch.tensor(np.stack(layout), dtype=torch.float32, device=device),
+        }
