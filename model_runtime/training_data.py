@@ -13,7 +13,7 @@ import torch
 
 from . import features
 from .channels import MOTION_DIM, roles_from_activity
-from .corpus.dataset import list_conversations, load_conversation
+from .corpus.dataset import audio_float, list_conversations, load_conversation
 from .geometry import layout_features
 
 
@@ -40,7 +40,7 @@ def cached_features(path: Path, mix: np.ndarray) -> np.ndarray:
 
 def load_training_conversation(path: Path, with_envelopes: bool = False) -> Conversation:
     conv = load_conversation(path)
-    mix = conv["mix"]
+    mix = audio_float(conv["mix"])
     feats = cached_features(Path(path), mix)
     motion = conv["motion"].astype(np.float32)
     n = min(feats.shape[0], motion.shape[1])
@@ -50,7 +50,7 @@ def load_training_conversation(path: Path, with_envelopes: bool = False) -> Conv
     layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])]).numpy()
     env = None
     if with_envelopes:
-        env = np.stack([features.speech_envelope(conv["tracks"][i])[:n] for i in range(2)])
+        env = np.stack([features.speech_envelope(audio_float(conv["tracks"][i]))[:n] for i in range(2)])
     return Conversation(feats[:n], motion[:, :n], roles, layout, env, Path(path).stem)
 
 

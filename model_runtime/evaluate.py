@@ -1,0 +1,163 @@
+"""Evaluate models against targets and baselines on held-out conversations, in one run.
+
+    python -m model_runtime.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \\
+        --model default=model_runtime/weights/default.pt --model no_roles=runs/no_roles.pt \\
+        --real-speech ../shared/real-speech --out docs/evaluation
+
+Every model hears the MIXED track (both voices in one channel) and gets its roles from the
+runtime's own diarization, as a user with one dialogue strip would. The audio-energy baseline
+opens both jaws with the mix's loudness (what a plain amplitude lip-sync tool does).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import features, metrics
+from .audio import ConversationAudio
+from .channels import MOTION_DIM, channel_index
+from .corpus.dataset import audio_float, list_conversations, load_conversation
+from .geometry import layout_features
+from .layouts import preset_layout
+from .pipeline import GenerationSettings, conversation_conditions, load_model, lock_gaze, sample_motion
+
+
+def energy_baseline(mix: np.ndarray, n: int) -> np.ndarray:
+    """Both jaws follow the mix's loudness; head and eyes stay at rest."""
+    env = features.speech_envelope(mix)[:n]
+    jaw = np.clip(env / (np.percentile(env, 95) + 1e-6), 0, 1) * 0.5
+    motion = np.zeros((2, n, MOTION_DIM), np.float32)
+    motion[:, :, channel_index("jawOpen")] = jaw
+    return motion
+
+
+def generate_motion(model_path: str, feats, roles, poses, settings: GenerationSettings, seed: int) -> np.ndarray:
+    device = torch.device("cpu")
+    ckpt, model = load_model(model_path, device)
+    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
+    s = GenerationSettings(**{**settings.__dict__, "seed": seed})
+    motion = sample_motion(model, ckpt, feats, roles, layout, s, device)
+    return np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], s.gaze_lock_degrees) for i in range(2)])
+
+
+def score(pred: np.ndarray, conv: dict, envelopes: np.ndarray) -> dict:
+    target, activity = conv["motion"][:, : pred.shape[1]], conv["activity"][:, : pred.shape[1]]
+    row = {"mouth_err": metrics.mouth_error(pred, target), **metrics.role_accuracy(pred, activity),
+           **metrics.gaze_metrics(pred, target, conv["poses"]), **metrics.head_stats(pred),
+           "jaw_env_r": metrics.jaw_envelope_correlation(pred, envelopes)}
+    return row
+
+
+def aggregate(rows: list[dict]) -> dict:
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if not k.startswith("mutual_")}
+    tp, pred, true = (sum(r[k] for r in rows) for k in ("mutual_tp", "mutual_pred", "mutual_true"))
+    out["mutual_precision"] = tp / max(pred, 1)
+    out["mutual_recall"] = tp / max(true, 1)
+    out["mutual_share_target"] = true / max(sum(r["frames"] for r in rows), 1)
+    return out
+
+
+def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSettings, seeds: int,
+                    limit: int | None, log) -> tuple[dict, dict]:
+    """Metrics per method on one corpus folder, plus curves of its first conversation."""
+    rows: dict[str, list[dict]] = {"target": [], "audio_energy": [], **{m: [] for m in models}}
+    diversity: dict[str, list[float]] = {m: [] for m in models}
+    example = None
+    paths = list_conversations(corpus)[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no conversations in {corpus}")
+    for k, path in enumerate(paths):
+        conv = load_conversation(path)
+        mix = audio_float(conv["mix"])
+        audio = ConversationAudio(mix=mix, tracks=None, start_time=0.0, mode="mixed")
+        feats, roles = conversation_conditions(audio)
+        n = feats.shape[0]
+        env = np.stack([features.speech_envelope(audio_float(conv["tracks"][i]))[:n] for i in range(2)])
+        preds = {"target": conv["motion"][:, :n], "audio_energy": energy_baseline(mix, n)}
+        for name, path_m in models.items():
+            samples = [generate_motion(path_m, feats, roles, conv["poses"], settings, s) for s in range(seeds)]
+            preds[name] = samples[0]
+            diversity[name].append(metrics.diversity(samples))
+        for name, pred in preds.items():
+            rows[name].append({**score(pred, conv, env), "frames": n})
+        if example is None:
+            example = {"preds": preds, "activity": conv["activity"][:, :n], "roles_diarized": roles,
+                       "poses": conv["poses"], "name": Path(path).stem}
+        log(f"  {corpus}: {k + 1}/{len(paths)} {Path(path).name}")
+    table = {name: aggregate(r) for name, r in rows.items()}
+    for name, d in diversity.items():
+        table[name]["diversity"] = float(np.mean(d))
+    return table, example
+
+
+def read_rttm(path: Path) -> dict[str, list[tuple[str, float, float]]]:
+    by_file: dict[str, list] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[0] == "SPEAKER":
+            by_file.setdefault(parts[1], []).append((parts[7], float(parts[3]), float(parts[4])))
+    return by_file
+
+
+def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) -> dict:
+    """Role accuracy on real two-person recordings against their who-speaks-when annotation.
+    Person A/B are matched to the annotated speakers by the better of the two assignments."""
+    from .audio import AudioClip
+    folder_p = Path(folder)
+    rttm = read_rttm(next(folder_p.glob("*.rttm")))
+    results = []
+    for name, segs in sorted(rttm.items()):
+        audio = ConversationAudio.mixed([AudioClip(str(next(folder_p.glob(f"{name}.*"))))])
+        feats, roles = conversation_conditions(audio)
+        n = feats.shape[0]
+        speakers = sorted({s for s, _, _ in segs})[:2]
+        act = np.zeros((2, n), bool)
+        for spk, start, dur in segs:
+            if spk in speakers:
+                act[speakers.index(spk), int(start * 25):int((start + dur) * 25) + 1] = True
+        poses = preset_layout("face_to_face")
+        pred = generate_motion(model, feats, roles, poses, settings, 0)
+        best = max((metrics.role_accuracy(pred, a) for a in (act, act[::-1])), key=lambda r: r["role_acc_frame"])
+        results.append({"file": name, **best})
+    return {"files": results,
+            "role_acc_frame": float(np.mean([r["role_acc_frame"] for r in results])),
+            "role_acc_turn": float(np.mean([r["role_acc_turn"] for r in results]))}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model_runtime.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", action="append", required=True, help="held-out corpus folder (repeatable)")
+    p.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT (repeatable); the first is the main model")
+    p.add_argument("--real-speech", help="folder of real recordings with an RTTM (role accuracy only)")
+    p.add_argument("--out", default="docs/evaluation", help="folder for REPORT.md, results.json and plots")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--guidance", type=float, default=1.5)
+    p.add_argument("--limit", type=int, help="at most this many conversations per corpus")
+    args = p.parse_args(argv)
+    models = dict(m.split("=", 1) for m in args.model)
+    settings = GenerationSettings(steps=args.steps, guidance=args.guidance, device="cpu")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    results, examples = {}, {}
+    for corpus in args.corpus:
+        label = Path(corpus).name
+        results[label], examples[label] = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
+    real = evaluate_real_speech(args.real_speech, next(iter(models.values())), settings) if args.real_speech else None
+    from .eval_report import write_report
+    command = "python -m model_runtime.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    (out / "results.json").write_text(json.dumps({"corpora": results, "real_speech": real}, indent=1))
+    write_report(out, results, examples, real, command, time.time() - start)
+    print(f"wrote {out / 'REPORT.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
