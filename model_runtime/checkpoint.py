@@ -45,7 +45,10 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
     payload = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION,
         "config": ckpt.config.to_dict(), "motion_channels": list(MOTION_CHANNELS),
-        "state_dict": {k: v.detach().cpu() for k, v in ckpt.state_dict.items()},
+        # float16 halves the file (the shipped weights live in the repository); loading
+        # converts back to float32, and inference does not notice the rounding.
+        "state_dict": {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+                       for k, v in ckpt.state_dict.items()},
         "stats": {"motion_mean": ckpt.motion_mean.cpu(), "motion_std": ckpt.motion_std.cpu(),
                   "audio_mean": ckpt.audio_mean.cpu(), "audio_std": ckpt.audio_std.cpu()},
         "info": ckpt.info,
@@ -78,7 +81,8 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     try:
         config = ModelConfig.from_dict(payload["config"])
         stats = payload["stats"]
-        return Checkpoint(config=config, state_dict=payload["state_dict"],
+        state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        return Checkpoint(config=config, state_dict=state,
                           motion_mean=stats["motion_mean"], motion_std=stats["motion_std"],
                           audio_mean=stats["audio_mean"], audio_std=stats["audio_std"],
                           info=payload.get("info", {}))

@@ -24,6 +24,7 @@ from .channels import MOTION_DIM, channel_index
 from .corpus.dataset import audio_float, list_conversations, load_conversation
 from .geometry import layout_features
 from .layouts import preset_layout
+from .training_data import own_speech_envelopes
 from .pipeline import GenerationSettings, conversation_conditions, load_model, lock_gaze, sample_motion
 
 
@@ -77,7 +78,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         audio = ConversationAudio(mix=mix, tracks=None, start_time=0.0, mode="mixed")
         feats, roles = conversation_conditions(audio)
         n = feats.shape[0]
-        env = np.stack([features.speech_envelope(audio_float(conv["tracks"][i]))[:n] for i in range(2)])
+        env = own_speech_envelopes(conv, n)
         preds = {"target": conv["motion"][:, :n], "audio_energy": energy_baseline(mix, n)}
         for name, path_m in models.items():
             samples = [generate_motion(path_m, feats, roles, conv["poses"], settings, s) for s in range(seeds)]

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import features, roles as role_tracks_mod
+from . import features, roles as speaker_activity
 from .audio import ConversationAudio
 from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS,
                        clip_motion, roles_from_activity)
@@ -66,10 +66,13 @@ def load_model(checkpoint: str | None, device: torch.device):
     return _MODEL_CACHE[key]
 
 
-def conversation_conditions(audio: ConversationAudio, swap: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+def conversation_conditions(audio: ConversationAudio, swap: bool = False,
+                            progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Audio features (T, A) of the mix and role ids (2, T) of both people."""
     feats = features.audio_features(audio.mix)
-    activity = role_tracks_mod.activity(audio)
+    if progress:  # also a chance to cancel before the (slower) speaker analysis
+        progress(0.03, "telling the two voices apart")
+    activity = speaker_activity.activity(audio)
     if swap:
         activity = activity[::-1].copy()
     n = feats.shape[0]
@@ -154,7 +157,7 @@ def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
     ckpt, model = load_model(settings.checkpoint, device)
     if progress:
         progress(0.02, "analysing the audio")
-    feats, roles = conversation_conditions(audio, swap)
+    feats, roles = conversation_conditions(audio, swap, progress)
     motion = sample_motion(model, ckpt, feats, roles, layout, settings, device, progress)
     people = tuple(
         person_track(lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees), roles[i],

@@ -54,11 +54,24 @@ def setup_distributed() -> tuple[int, int, torch.device]:
     return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int = 200) -> float:
+def lr_at(progress: float, step: int, peak: float, warmup: int = 200) -> float:
+    """Linear warm-up, then cosine decay to 5 % over the run's progress (0..1)."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
     return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def run_progress(step: int, steps: int, start: float, minutes: float | None, world: int) -> float:
+    """How far the run is: by steps, or by wall-clock time when a time budget is set (rank 0's
+    clock, shared with every process so they all stop at the same step)."""
+    progress = step / steps
+    if minutes:
+        progress = max(progress, (time.time() - start) / (60 * minutes))
+        if world > 1:
+            shared = torch.tensor([progress], dtype=torch.float64)
+            dist.broadcast(shared, src=0)
+            progress = float(shared)
+    return progress
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -84,9 +97,10 @@ def train(args: argparse.Namespace) -> Path:
         print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
               f"{world} process(es), device {device}", flush=True)
     start = time.time()
-    for step in range(args.steps):
+    step = 0
+    while (progress := run_progress(step, args.steps, start, args.minutes, world)) < 1.0:
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr)
+            group["lr"] = lr_at(progress, step, args.lr)
         losses = training_loss(net, sampler.batch(args.batch, device), mean, std, weights)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -96,16 +110,17 @@ def train(args: argparse.Namespace) -> Path:
             decay = min(args.ema, (step + 1) / (step + 10))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        if rank == 0 and (step % args.log_every == 0 or step == args.steps - 1):
-            terms = " ".join(f"{k} {float(v):.4f}" for k, v in losses.items())
-            print(f"step {step + 1}/{args.steps} {terms} ({time.time() - start:.0f} s)", flush=True)
+        step += 1
+        if rank == 0 and (step % args.log_every == 1 or step == args.steps):
+            terms = " ".join(f"{k} {v.item():.4f}" for k, v in losses.items())
+            print(f"step {step}/{args.steps} {terms} ({time.time() - start:.0f} s)", flush=True)
     out = Path(args.out)
     if rank == 0:
-        info = {"name": out.stem, "steps": args.steps, "batch": args.batch * world, "window": args.window,
+        info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
                 "corpus": str(args.corpus), "conversations": len(convs), "ablation": args.ablation,
                 "seconds": round(time.time() - start, 1), "seed": args.seed}
         save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
-        print(f"wrote {out}", flush=True)
+        print(f"wrote {out} after {step} steps ({time.time() - start:.0f} s)", flush=True)
     if world > 1:
         dist.destroy_process_group()
     return out
@@ -121,6 +136,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init", help="checkpoint to fine-tune from (keeps its config and normalisation)")
     p.add_argument("--ablation", choices=sorted(ABLATIONS), default="none")
     p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--minutes", type=float, help="wall-clock budget: stop (and finish the LR decay) by then")
     p.add_argument("--batch", type=int, default=24)
     p.add_argument("--window", type=int, default=128, help="frames per training window (multiple of 4)")
     p.add_argument("--lr", type=float, default=2e-3)

@@ -23,7 +23,6 @@ class Conversation:
     motion: np.ndarray    # (2, T, D)
     roles: np.ndarray     # (2, T)
     layout: np.ndarray    # (2, L)
-    envelopes: np.ndarray | None = None  # (2, T) each person's own speech envelope (evaluation)
     name: str = ""
 
 
@@ -38,7 +37,16 @@ def cached_features(path: Path, mix: np.ndarray) -> np.ndarray:
     return feats
 
 
-def load_training_conversation(path: Path, with_envelopes: bool = False) -> Conversation:
+def own_speech_envelopes(conv: dict, n: int) -> np.ndarray:
+    """(2, n) each person's own speech envelope: from their own track, or, for a capture with
+    only the mix, the mix's envelope where that person is active."""
+    if conv.get("tracks") is not None:
+        return np.stack([features.speech_envelope(audio_float(conv["tracks"][i]))[:n] for i in range(2)])
+    env = features.speech_envelope(audio_float(conv["mix"]))[:n]
+    return np.stack([env * conv["activity"][i, :n] for i in range(2)])
+
+
+def load_training_conversation(path: Path) -> Conversation:
     conv = load_conversation(path)
     mix = audio_float(conv["mix"])
     feats = cached_features(Path(path), mix)
@@ -48,18 +56,14 @@ def load_training_conversation(path: Path, with_envelopes: bool = False) -> Conv
     roles = np.stack([roles_from_activity(activity[0], activity[1]), roles_from_activity(activity[1], activity[0])])
     poses = conv["poses"]
     layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])]).numpy()
-    env = None
-    if with_envelopes:
-        env = np.stack([features.speech_envelope(audio_float(conv["tracks"][i]))[:n] for i in range(2)])
-    return Conversation(feats[:n], motion[:, :n], roles, layout, env, Path(path).stem)
+    return Conversation(feats[:n], motion[:, :n], roles, layout, Path(path).stem)
 
 
-def load_split(corpus_dir: str | Path, split: str | None = None, limit: int | None = None,
-               with_envelopes: bool = False) -> list[Conversation]:
+def load_split(corpus_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[Conversation]:
     paths = list_conversations(corpus_dir, split)[:limit]
     if not paths:
         raise FileNotFoundError(f"no conversations{f' of split {split!r}' if split else ''} in {corpus_dir}")
-    return [load_training_conversation(Path(p), with_envelopes) for p in paths]
+    return [load_training_conversation(Path(p)) for p in paths]
 
 
 def normalisation_stats(convs: list[Conversation]) -> dict[str, torch.Tensor]:

@@ -107,7 +107,9 @@ def test_checkpoint_round_trip_gives_the_same_model(tmp_path):
                  audio_mean=torch.zeros(A), audio_std=torch.ones(A))
     path = save_checkpoint(Checkpoint(model.cfg, model.state_dict(), **stats, info={"name": "t"}), tmp_path / "m.pt")
     loaded = load_checkpoint(path).build_model()
-    assert torch.equal(run(model), run(loaded))
+    # Weights are stored as float16: the same motion up to that rounding.
+    assert torch.allclose(run(model), run(loaded), atol=2e-2)
+    assert path.stat().st_size < 0.6 * 4 * sum(p.numel() for p in model.parameters()) + 20_000
 
 
 @pytest.mark.parametrize("damage", ["missing", "garbage", "other_format", "newer", "channels", "weights"])

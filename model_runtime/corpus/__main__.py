@@ -1,0 +1,33 @@
+"""Command line: ``python -m model_runtime.corpus --out DIR --conversations N --seed S
+--split train|heldout|festival [--workers W] [--start I]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model_runtime.corpus",
+                                description="Generate synthetic two-person conversations.")
+    p.add_argument("--out", required=True, help="output folder (conv_NNNNN.npz + index.json)")
+    p.add_argument("--conversations", type=int, required=True, help="how many to write")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    p.add_argument("--split", choices=("train", "heldout", "festival"), default="train",
+                   help="train: training voices/texts; heldout: unseen espeak voices and texts; "
+                        "festival: unseen voice family (festival) with held-out texts")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--start", type=int, default=0, help="index of the first conversation")
+    args = p.parse_args(argv)
+    if args.conversations < 1:
+        p.error("--conversations must be at least 1")
+    from .writer import build_corpus
+    try:
+        build_corpus(args.out, args.conversations, args.seed, args.split, args.workers, args.start)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

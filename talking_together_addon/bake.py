@@ -1,0 +1,255 @@
+"""Bake a ConversationResult onto two rigs as keyframes, in bulk, one Action per animated ID.
+
+Face channels become shape-key curves on each face mesh's Key; head, jaw and eye angles
+become pose-bone rotation curves on the armature, written in each bone's own rotation mode
+(the default rig sets Euler orders whose channels read as pitch/roll/yaw).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import bpy
+import numpy as np
+from mathutils import Quaternion
+
+from . import anim_compat as compat
+from . import rig_binding
+from .rig_math import (axes_spec_matrix, axis_vector, bone_to_head, continuous, head_basis,
+                       head_quats, quat_power, to_bone_local)
+
+BAKE_PROP, RIG_PROP, KEPT_PROP = "tt_bake_name", "tt_rig", "tt_kept_track"
+GROUP_FACE, GROUP_HEAD, GROUP_EYES = "TT Face", "TT Head", "TT Eyes"
+
+
+@dataclass
+class BakeReport:
+    keys_written: int = 0
+    fcurves: int = 0
+    frame_range: tuple = (0.0, 0.0)
+    missing: list = field(default_factory=list)     # "<rig>: <channel or bone>", not fatal
+    actions: list = field(default_factory=list)     # names of the Actions written
+    seconds: float = 0.0
+
+
+# ---- curves to write (computed before anything in the scene changes) -------------------
+def _shape_curves(binding, person) -> dict:
+    """{Key ID: [(data_path, index, group, values)]} for the face meshes."""
+    from .runtime import module
+    names = module("channels").OUTPUT_FACE_CHANNELS
+    out = {}
+    for mesh in binding.face_meshes:
+        key = mesh.data.shape_keys
+        curves = []
+        for ch, key_name in binding.mapping["shape_keys"].items():
+            if key_name and key_name in key.key_blocks:
+                path = f'key_blocks["{bpy.utils.escape_identifier(key_name)}"].value'
+                curves.append((path, 0, GROUP_FACE, person.face[:, names.index(ch)]))
+        if curves:
+            out[key] = curves
+    return out
+
+
+def _bone_c(arm, bone_name: str, axes, frame) -> np.ndarray:
+    """C = B^T M for a bone, or from an explicit axis spec."""
+    if isinstance(axes, dict):
+        return axes_spec_matrix(axes)
+    return bone_to_head(frame, np.array(arm.data.bones[bone_name].matrix_local.to_3x3()))
+
+
+def _rotation_curves(pb, q_local: np.ndarray, group: str) -> list:
+    """Curves for a pose bone's local rotation (T, 4) in the bone's current rotation mode."""
+    base = f'pose.bones["{bpy.utils.escape_identifier(pb.name)}"]'
+    q = continuous(q_local)
+    mode = pb.rotation_mode
+    if mode == 'QUATERNION':
+        return [(base + ".rotation_quaternion", i, group, q[:, i]) for i in range(4)]
+    if mode == 'AXIS_ANGLE':
+        half = np.arccos(np.clip(q[:, 0], -1, 1))
+        axis = q[:, 1:] / np.maximum(np.sin(half), 1e-9)[:, None]
+        axis[np.sin(half) < 1e-9] = (0.0, 1.0, 0.0)
+        vals = np.column_stack([2 * half, axis])
+        return [(base + ".rotation_axis_angle", i, group, vals[:, i]) for i in range(4)]
+    eulers = np.empty((len(q), 3))
+    prev = None
+    for i, qi in enumerate(q):      # to_euler with a compatible euler keeps curves continuous
+        e = Quaternion(qi).to_euler(mode, prev) if prev is not None else Quaternion(qi).to_euler(mode)
+        eulers[i] = e
+        prev = e
+    return [(base + ".rotation_euler", i, group, eulers[:, i]) for i in range(3)]
+
+
+def _bone_curves(binding, person) -> list:
+    arm, m = binding.armature, binding.mapping
+    if arm is None:
+        return []
+    frame = head_basis(axis_vector(m["forward_axis"]), axis_vector(m["up_axis"]))
+    pitch, yaw, roll = (person.head[:, i].astype(float) for i in range(3))
+    q_head = head_quats(yaw, pitch, roll)
+    curves = []
+    for bone, share in rig_binding.head_bone_shares(binding).items():
+        c = _bone_c(arm, bone, m["head"].get("axes", "auto"), frame)
+        curves += _rotation_curves(arm.pose.bones[bone], to_bone_local(quat_power(q_head, share), c), GROUP_HEAD)
+    jaw = m.get("jaw", {})
+    if jaw.get("degrees") and jaw.get("bone") in arm.pose.bones:
+        from .runtime import module
+        opened = person.face[:, module("channels").OUTPUT_FACE_CHANNELS.index(jaw.get("channel", "jawOpen"))]
+        q = head_quats(0 * opened, -np.radians(float(jaw["degrees"])) * opened, 0 * opened)  # chin down
+        c = _bone_c(arm, jaw["bone"], jaw.get("axes", "auto"), frame)
+        curves += _rotation_curves(arm.pose.bones[jaw["bone"]], to_bone_local(q, c), GROUP_HEAD)
+    eyes = m.get("eyes", {})
+    for side, col in (("left", 0), ("right", 2)):
+        bone = eyes.get(side)
+        if bone in arm.pose.bones:
+            yaw_e, pitch_e = person.eyes[:, col].astype(float), person.eyes[:, col + 1].astype(float)
+            q = head_quats(yaw_e, pitch_e, 0 * yaw_e)
+            c = _bone_c(arm, bone, eyes.get("axes", "auto"), frame)
+            curves += _rotation_curves(arm.pose.bones[bone], to_bone_local(q, c), GROUP_EYES)
+    return curves
+
+
+# ---- actions, NLA and the user's own animation -----------------------------------------
+def _is_ours(action, name: str) -> bool:
+    return action is not None and action.get(BAKE_PROP) == name
+
+
+def _drop_action(action) -> None:
+    if action.users == 0:
+        bpy.data.actions.remove(action)
+
+
+def _clear_previous(anim, name: str) -> str:
+    """Remove an earlier bake of this name (active or in the NLA); returns the name of the
+    track where it had kept the user's action, if any."""
+    kept = ""
+    if _is_ours(anim.action, name):
+        old = anim.action
+        kept = old.get(KEPT_PROP, "")
+        anim.action = None
+        _drop_action(old)
+    for track in list(anim.nla_tracks):
+        for strip in list(track.strips):
+            if _is_ours(strip.action, name):
+                old = strip.action
+                kept = kept or old.get(KEPT_PROP, "")
+                track.strips.remove(strip)
+                _drop_action(old)
+        if track.name == _track_name(name) and len(track.strips) == 0:
+            anim.nla_tracks.remove(track)
+    return kept
+
+
+def _track_name(name: str) -> str:
+    return f"TT {name}"[:63]
+
+
+def _keep_user_action(anim) -> str:
+    """Move the active (user's) action into its own NLA track so it keeps playing under ours."""
+    action = anim.action
+    track = anim.nla_tracks.new()
+    track.name = f"TT kept: {action.name}"[:63]
+    compat.add_strip(track, action.name, math.floor(action.frame_range[0]), action, compat.active_slot(anim))
+    anim.action = None
+    return track.name
+
+
+def _write_action(idb, owner, name: str, curves, frames: np.ndarray, use_nla: bool):
+    """Replace the previous bake on one ID with a new Action holding ``curves``."""
+    anim = idb.animation_data or idb.animation_data_create()
+    kept = _clear_previous(anim, name)
+    if not use_nla and anim.action is not None:
+        kept = _keep_user_action(anim)
+    suffix = "_shapes" if idb.id_type == 'KEY' else ""
+    action, slot = compat.new_action(f"TT_{name}_{owner.name}{suffix}", idb)
+    action[BAKE_PROP], action[RIG_PROP] = name, owner.name
+    if kept:
+        action[KEPT_PROP] = kept
+    container = compat.curve_container(action, slot)
+    co = np.empty(2 * len(frames), dtype=np.float32)
+    co[0::2] = frames
+    for path, index, group, values in curves:
+        fc = compat.new_fcurve(container, path, index, group)
+        fc.keyframe_points.add(len(frames))
+        co[1::2] = values
+        fc.keyframe_points.foreach_set("co", co)
+        fc.update()
+    action.use_frame_range = True      # whole frames, so an NLA strip maps keys one to one
+    action.frame_start, action.frame_end = math.floor(frames[0]), max(math.ceil(frames[-1]), math.floor(frames[0]) + 1)
+    if use_nla:
+        track = anim.nla_tracks.new()
+        track.name = _track_name(name)
+        compat.add_strip(track, action.name, action.frame_start, action, slot)
+    else:
+        compat.assign(anim, action, slot)
+    return action
+
+
+def bake_conversation(scene, bindings, result, frame_offset: float, name: str,
+                      use_nla: bool = False) -> BakeReport:
+    """Write the result onto two rigs (person A -> bindings[0], B -> bindings[1]).
+
+    Frame of result frame i: ``frame_offset + (result.start_time + i / result.fps) * scene_fps``
+    with ``scene_fps = scene.render.fps / scene.render.fps_base``. A result at another rate is
+    resampled here first (``result.resample``), so keys land one per scene frame.
+
+    One new Action per animated ID (the armature object; each face mesh's shape-key Key),
+    named ``TT_<name>_<rig>`` and tagged ``tt_bake_name = name``. Non-destructive:
+    * a re-bake with the same name replaces only that earlier bake (active or NLA);
+    * ``use_nla=False``: our Action becomes the active one; a user's active Action is moved,
+      untouched, to an NLA track "TT kept: <action>" beneath it, so both play (ours wins on
+      channels both animate) and ``remove_bake`` makes it active again;
+    * ``use_nla=True``: our Action goes to an NLA track "TT <name>" and the active Action is
+      left alone.
+    Missing shape keys or bones are reported, not fatal. Linked (non-overridden) data raises
+    ValueError before anything is written.
+    """
+    start = time.perf_counter()
+    if len(bindings) != 2 or len(result.people) != 2:
+        raise ValueError("a conversation bakes onto exactly two rigs")
+    if not name:
+        raise ValueError("the bake needs a name")
+    problems = [p for b in bindings for p in rig_binding.writability_problems(b)]
+    if problems:
+        raise ValueError("; ".join(problems))
+    scene_fps = scene.render.fps / scene.render.fps_base
+    if abs(result.fps - scene_fps) > 1e-6:
+        result = result.resample(scene_fps)
+    frames = frame_offset + (result.start_time + np.arange(result.num_frames) / result.fps) * scene_fps
+    report = BakeReport(frame_range=(float(frames[0]), float(frames[-1])))
+    plans = []
+    for binding, person in zip(bindings, result.people):
+        report.missing += [f"{binding.name}: {m}" for m in rig_binding.missing_targets(binding)]
+        plans += [(idb, owner, c) for idb, c in _shape_curves(binding, person).items()
+                  for owner in [next(m for m in binding.face_meshes if m.data.shape_keys == idb)]]
+        bones = _bone_curves(binding, person)
+        if bones:
+            plans.append((binding.armature, binding.armature, bones))
+    for idb, owner, curves in plans:
+        action = _write_action(idb, owner, name, curves, frames, use_nla)
+        report.actions.append(action.name)
+        report.fcurves += len(curves)
+        report.keys_written += len(curves) * len(frames)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def remove_bake(scene, bindings, name: str) -> int:
+    """Remove a bake (its Actions and NLA strips) from the rigs and make any user Action it had
+    moved aside active again. Returns how many Actions were removed."""
+    removed = 0
+    for binding in bindings:
+        for idb, _owner in rig_binding.animated_ids(binding):
+            anim = idb.animation_data
+            if anim is None:
+                continue
+            before = len(bpy.data.actions)
+            kept = _clear_previous(anim, name)
+            removed += before - len(bpy.data.actions)
+            track = anim.nla_tracks.get(kept) if kept else None
+            if track is not None and len(track.strips) == 1 and anim.action is None:
+                strip = track.strips[0]
+                action, slot = strip.action, compat.strip_slot(strip)
+                anim.nla_tracks.remove(track)
+                compat.assign(anim, action, slot)
+    return removed

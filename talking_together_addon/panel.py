@@ -1,0 +1,137 @@
+"""The "Talking Together" tab in the 3D Viewport's sidebar."""
+from __future__ import annotations
+
+import bpy
+from bpy.types import Panel
+
+from . import jobs
+from .preferences import draw_torch_status
+
+
+class _TabPanel:
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "Talking Together"
+
+
+class VIEW3D_PT_talking_together(_TabPanel, Panel):
+    bl_label = "Talking Together"
+
+    def draw(self, context):
+        layout = self.layout
+        draw_torch_status(layout)   # the Install button instead of an error when PyTorch is missing
+        job = jobs.active_job()
+        if job is not None and job.running:
+            layout.progress(factor=job.fraction, type='BAR',
+                            text=f"{job.message} ({job.fraction:.0%})")
+            layout.operator("talking_together.cancel_generation", icon='CANCEL')
+
+
+class _SubPanel(_TabPanel):
+    bl_parent_id = "VIEW3D_PT_talking_together"
+
+    @staticmethod
+    def settings(context):
+        return context.scene.talking_together
+
+
+class VIEW3D_PT_talking_together_conversation(_SubPanel, Panel):
+    bl_label = "Conversation"
+
+    def draw(self, context):
+        s = self.settings(context)
+        layout = self.layout
+        layout.use_property_split = True
+        layout.operator("talking_together.add_head_rigs", icon='ADD')
+        for rig, mapping in (("rig_a", "mapping_a"), ("rig_b", "mapping_b")):
+            col = layout.column(align=True)
+            col.prop(s, rig)
+            col.prop(s, mapping, text="Mapping")
+        layout.operator("talking_together.swap_rigs", icon='ARROW_LEFTRIGHT')
+        layout.prop(s, "layout")
+        if s.layout != "free":
+            layout.prop(s, "distance")
+            layout.prop(s, "height_offset")
+            layout.operator("talking_together.apply_layout", icon='CON_TRACKTO')
+
+
+class VIEW3D_PT_talking_together_audio(_SubPanel, Panel):
+    bl_label = "Audio"
+
+    def draw(self, context):
+        s = self.settings(context)
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(s, "audio_mode")
+        if s.audio_mode == 'FILE':
+            layout.prop(s, "audio_file")
+            layout.prop(s, "file_is_stereo")
+        elif s.audio_mode == 'PER_PERSON':
+            layout.prop(s, "strip_a")
+            layout.prop(s, "strip_b")
+        else:
+            layout.prop(s, "strip")
+        layout.prop(s, "swap_speakers")
+
+
+class VIEW3D_PT_talking_together_generation(_SubPanel, Panel):
+    bl_label = "Generation"
+
+    def draw(self, context):
+        s = self.settings(context)
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(s, "seed")
+        layout.prop(s, "steps")
+        layout.prop(s, "guidance")
+        layout.prop(s, "device")
+
+
+class VIEW3D_PT_talking_together_bake(_SubPanel, Panel):
+    bl_label = "Bake"
+
+    def draw(self, context):
+        s = self.settings(context)
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(s, "conversation_name")
+        layout.prop(s, "use_nla")
+        layout.prop(s, "extend_scene_range")
+        row = layout.row()
+        row.scale_y = 1.5
+        row.operator("talking_together.generate", icon='PLAY')
+        layout.operator("talking_together.clear_bake", icon='TRASH')
+
+
+class VIEW3D_PT_talking_together_preview(_SubPanel, Panel):
+    bl_label = "Preview"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw_header(self, context):
+        self.layout.prop(self.settings(context), "show_preview", text="")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.label(text="Blue: where each head faces")
+        layout.label(text="Green: eye contact possible", icon='CHECKMARK')
+        layout.label(text="Orange: a partner is out of reach", icon='ERROR')
+
+
+classes = (
+    VIEW3D_PT_talking_together,
+    VIEW3D_PT_talking_together_conversation,
+    VIEW3D_PT_talking_together_audio,
+    VIEW3D_PT_talking_together_generation,
+    VIEW3D_PT_talking_together_bake,
+    VIEW3D_PT_talking_together_preview,
+)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

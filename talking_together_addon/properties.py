@@ -1,0 +1,165 @@
+"""Scene settings of the conversation: ``scene.talking_together``."""
+from __future__ import annotations
+
+import os
+import zlib
+
+import bpy
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty,
+                       PointerProperty, StringProperty)
+
+from . import runtime
+
+FREE_LAYOUT = "free"
+AUDIO_MODES = [
+    ("MIXED", "Mixed Strip", "One sound strip with both voices; the voices are told apart automatically"),
+    ("PER_PERSON", "Strip per Person", "One sound strip per character, as actors are usually recorded"),
+    ("STEREO", "Stereo Strip", "One stereo sound strip: person A on the left channel, B on the right"),
+    ("FILE", "File", "An audio file on disk (mixed or stereo), starting at the scene's start frame"),
+]
+DEVICES = [
+    ("default", "Preferences Default", "Use the device chosen in the add-on preferences"),
+    ("auto", "Auto", "The fastest device found (CUDA, then MPS, then CPU)"),
+    ("cpu", "CPU", "Run on the processor"),
+    ("cuda", "CUDA", "Run on an NVIDIA GPU"),
+    ("mps", "Metal (MPS)", "Run on an Apple GPU"),
+]
+
+
+def layout_presets() -> dict:
+    try:
+        return runtime.read_preset_file("layouts.json")
+    except OSError:
+        return {}
+
+
+def _layout_items():
+    items = [(k, v.get("label", k), v.get("description", "")) for k, v in layout_presets().items()]
+    items.append((FREE_LAYOUT, "Free", "Keep the rigs where you placed them"))
+    return items
+
+
+def mapping_presets() -> list[str]:
+    """Rig mapping preset names: presets/rig_mappings/*.json, default-head mapping first."""
+    folder = os.path.join(runtime.PRESETS_DIR, "rig_mappings")
+    try:
+        names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
+    except OSError:
+        names = []
+    names.sort(key=lambda n: "default" not in n)
+    return names or ["default"]
+
+
+def _mapping_items():
+    items = []
+    for n in mapping_presets():
+        try:
+            label = runtime.read_preset_file("rig_mappings", n + ".json").get("label", n)
+        except (OSError, ValueError):
+            label = n
+        items.append((n, label, f"Map the generated channels onto the rig with presets/rig_mappings/{n}.json"))
+    return items
+
+
+def sound_strips(scene) -> list:
+    """The scene's sound strips (all, including in meta strips), any Blender 4.2 to 5.0."""
+    ed = scene.sequence_editor
+    if ed is None:
+        return []
+    strips = getattr(ed, "strips_all", None)   # 5.0 renamed sequences_all to strips_all
+    if strips is None:
+        strips = ed.sequences_all
+    return [s for s in strips if s.type == 'SOUND']
+
+
+# Blender keeps only pointers to enum item strings: keep them alive here (known crash).
+_strip_items_cache: list = []
+
+
+def _strip_items(self, context):
+    strips = sound_strips(self.id_data)
+    # "NONE" (value 0, the unset default) means: the only strip, when there is just one.
+    first = {0: ("NONE", "No Sound Strips", "Add a sound strip in the Video Sequencer", 'ERROR', 0),
+             1: ("NONE", "Auto", "The scene's only sound strip", 'SOUND', 0)}.get(
+        len(strips), ("NONE", "Choose a Strip", "Pick the sound strip to use", 'SOUND', 0))
+    # A stable number per name keeps the choice when other strips are added or removed.
+    items = [first] + [(s.name, s.name, f"Sound strip on channel {s.channel}", 'SOUND',
+                        zlib.crc32(s.name.encode()) & 0x7FFFFFFF or 1) for s in strips]
+    _strip_items_cache[:] = items
+    return items
+
+
+def _poll_rig(self, obj):
+    return obj.type in {'MESH', 'ARMATURE'}
+
+
+def _on_layout(self, context):
+    preset = layout_presets().get(self.layout)
+    if preset:
+        self.distance = preset["distance"]
+
+
+def _redraw(self, context):
+    for window in getattr(context.window_manager, "windows", []):
+        for area in window.screen.areas:
+            if area.type == 'VIEW_3D':
+                area.tag_redraw()
+
+
+class TalkingTogetherSettings(bpy.types.PropertyGroup):
+    rig_a: PointerProperty(name="Person A", type=bpy.types.Object, poll=_poll_rig,
+                           description="Rig of person A: a mesh with shape keys, an armature, or an armature with its mesh")
+    rig_b: PointerProperty(name="Person B", type=bpy.types.Object, poll=_poll_rig,
+                           description="Rig of person B: a mesh with shape keys, an armature, or an armature with its mesh")
+    mapping_a: EnumProperty(name="Mapping A", items=_mapping_items(),
+                            description="How the generated channels map onto person A's shape keys and bones")
+    mapping_b: EnumProperty(name="Mapping B", items=_mapping_items(),
+                            description="How the generated channels map onto person B's shape keys and bones")
+    layout: EnumProperty(name="Layout", items=_layout_items(), default="face_to_face", update=_on_layout,
+                         description="Where the two people stand; Add Head Rigs and Apply Layout place the rigs so")
+    distance: FloatProperty(name="Distance", default=1.2, min=0.1, soft_max=5.0, unit='LENGTH',
+                            description="Distance between the two heads' eye centres")
+    height_offset: FloatProperty(name="Height Offset", default=0.0, soft_min=-1.0, soft_max=1.0, unit='LENGTH',
+                                 description="How much higher person B's eyes are than person A's")
+    audio_mode: EnumProperty(name="Audio", items=AUDIO_MODES, default="MIXED",
+                             description="Where the dialogue comes from and how to tell who speaks")
+    strip: EnumProperty(name="Strip", items=_strip_items,
+                        description="Sound strip with the dialogue")
+    strip_a: EnumProperty(name="Strip A", items=_strip_items, description="Sound strip with person A's voice")
+    strip_b: EnumProperty(name="Strip B", items=_strip_items, description="Sound strip with person B's voice")
+    audio_file: StringProperty(name="Audio File", subtype='FILE_PATH',
+                               description="Dialogue audio file (WAV, FLAC, OGG, MP3)")
+    file_is_stereo: BoolProperty(name="Stereo File", default=False,
+                                 description="The file has one voice per channel (A left, B right)")
+    swap_speakers: BoolProperty(name="Swap Speakers", default=False,
+                                description="Exchange which voice drives person A and which person B")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Change for another variation of the same dialogue")
+    steps: IntProperty(name="Quality", default=6, min=1, soft_max=32, max=200,
+                       description="Sampling steps: more is smoother and slower")
+    guidance: FloatProperty(name="Expressiveness", default=1.5, min=0.0, soft_max=4.0, max=10.0,
+                            description="How strongly the motion follows the audio and roles (guidance scale)")
+    device: EnumProperty(name="Device", items=DEVICES, default="default",
+                         description="Where the model runs")
+    conversation_name: StringProperty(name="Name", default="Conversation",
+                                      description="Name of the bake; a re-bake with the same name replaces it")
+    use_nla: BoolProperty(name="Bake to NLA Strip", default=False,
+                          description="Put the bake in its own NLA track instead of the active action")
+    extend_scene_range: BoolProperty(name="Extend Scene Range", default=True,
+                                     description="Extend the scene's frame range when the audio runs past it")
+    show_preview: BoolProperty(name="Show Layout Preview", default=False, update=_redraw,
+                               description="Draw each head's facing and its line of sight to the partner in the viewport")
+
+
+classes = (TalkingTogetherSettings,)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.talking_together = PointerProperty(type=TalkingTogetherSettings)
+
+
+def unregister():
+    del bpy.types.Scene.talking_together
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,219 @@
+"""Which Blender data a person's animation goes to: armature, face meshes and a mapping preset.
+
+A rig is a mesh with shape keys, an armature, or both. Whichever of them the user picks, the
+binding holds the same thing: the armature (if any) and every mesh with shape keys that it
+drives, so picking the head mesh or its armature bakes the same curves.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from .rig_math import axis_vector
+
+DEFAULT_MAPPING = "arkit_default"
+EYE_CENTER_PROP = "tt_eye_center"
+
+
+@dataclass
+class RigBinding:
+    armature: bpy.types.Object | None
+    face_meshes: list = field(default_factory=list)
+    mapping: dict = field(default_factory=dict)
+
+    @property
+    def root(self) -> bpy.types.Object:
+        """The object that places the rig in the scene (moved by layouts)."""
+        return self.armature if self.armature is not None else self.face_meshes[0]
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+
+# ---- mapping presets -------------------------------------------------------------------
+def mapping_dirs() -> list[str]:
+    from .runtime import PRESETS_DIR
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [os.path.join(PRESETS_DIR, "rig_mappings"), os.path.join(here, "presets", "rig_mappings")]
+
+
+def load_mapping(name_or_path: str = DEFAULT_MAPPING) -> dict:
+    """A mapping preset by name (presets/rig_mappings/<name>.json) or a .json path, with every
+    default filled in: ``shape_keys`` maps each ARKit channel to a key name or None."""
+    from .runtime import module
+    path = name_or_path if name_or_path.endswith(".json") else None
+    if path is None:
+        candidates = [os.path.join(d, name_or_path + ".json") for d in mapping_dirs()]
+        path = next((c for c in candidates if os.path.isfile(c)), None)
+        if path is None:
+            raise ValueError(f"no rig mapping preset named {name_or_path!r} (looked in {mapping_dirs()[0]})")
+    try:
+        with open(bpy.path.abspath(path), encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read rig mapping {path!r}: {exc}") from None
+    m = {k: v for k, v in raw.items() if not k.startswith("_")}
+    m["name"] = os.path.splitext(os.path.basename(path))[0]
+    prefix = m.get("shape_key_prefix", "")
+    given = m.get("shape_keys", {})
+    m["shape_keys"] = {ch: given.get(ch, prefix + ch) for ch in module("channels").OUTPUT_FACE_CHANNELS}
+    m.setdefault("forward_axis", "-Y")
+    m.setdefault("up_axis", "Z")
+    m.setdefault("head", {"bones": {"head": 1.0}, "axes": "auto"})
+    m.setdefault("jaw", {})
+    m.setdefault("eyes", {})
+    axis_vector(m["forward_axis"]), axis_vector(m["up_axis"])    # validate early
+    return m
+
+
+# ---- resolving -------------------------------------------------------------------------
+def _ancestors(obj):
+    while obj.parent is not None:
+        obj = obj.parent
+        yield obj
+
+
+def _drives(mesh_obj, arm) -> bool:
+    if arm in _ancestors(mesh_obj):
+        return True
+    return any(m.type == 'ARMATURE' and m.object == arm for m in mesh_obj.modifiers)
+
+
+def _armature_of(mesh_obj):
+    arm = mesh_obj.find_armature()
+    if arm is None:
+        arm = next((p for p in _ancestors(mesh_obj) if p.type == 'ARMATURE'), None)
+    return arm
+
+
+def _face_meshes(arm) -> list:
+    return [o for o in bpy.data.objects
+            if o.type == 'MESH' and o.data.shape_keys is not None and _drives(o, arm)]
+
+
+def _override_of(obj):
+    """A linked object's library override in this file, if one exists (it can be animated)."""
+    if obj.library is None:
+        return obj
+    return next((o for o in bpy.data.objects
+                 if o.override_library is not None and o.override_library.reference == obj), obj)
+
+
+def resolve_rig(obj, mapping_name: str | dict = DEFAULT_MAPPING) -> RigBinding:
+    """The binding for an armature or a mesh with shape keys; ValueError says what is wrong."""
+    if obj is None:
+        raise ValueError("no rig given: pick a head mesh with shape keys or an armature")
+    mapping = mapping_name if isinstance(mapping_name, dict) else load_mapping(mapping_name)
+    obj = _override_of(obj)
+    if obj.type == 'ARMATURE':
+        return RigBinding(obj, _face_meshes(obj), mapping)
+    if obj.type == 'MESH':
+        arm = _armature_of(obj)
+        if obj.data.shape_keys is None and arm is None:
+            raise ValueError(f"{obj.name!r} has no shape keys and no armature: pick a head mesh with "
+                             "shape keys or an armature")
+        meshes = [obj] if obj.data.shape_keys is not None else []
+        if arm is not None:
+            meshes += [m for m in _face_meshes(arm) if m != obj]
+        return RigBinding(arm, meshes, mapping)
+    raise ValueError(f"{obj.name!r} is a {obj.type.lower()}: pick a head mesh with shape keys or an armature")
+
+
+# ---- where the head is -----------------------------------------------------------------
+def _local_eye_center(binding: RigBinding) -> tuple[bpy.types.Object, Vector]:
+    """(object, eye centre in its local space): stored property, eye bones, or mesh bounds."""
+    arm = binding.armature
+    if arm is not None:
+        if EYE_CENTER_PROP in arm:
+            return arm, Vector(tuple(arm[EYE_CENTER_PROP]))
+        eyes = binding.mapping.get("eyes", {})
+        bones = [arm.data.bones.get(eyes.get(k, "")) for k in ("left", "right")]
+        if all(bones):
+            return arm, (bones[0].head_local + bones[1].head_local) / 2
+    if not binding.face_meshes:
+        return arm, Vector((0.0, 0.0, 0.0))
+    mesh = binding.face_meshes[0]
+    corners = np.array([tuple(c) for c in mesh.bound_box])
+    lo, hi = corners.min(0), corners.max(0)
+    fwd, up = axis_vector(binding.mapping["forward_axis"]), axis_vector(binding.mapping["up_axis"])
+    half = (hi - lo) / 2
+    # Eyes sit a little above the middle of a head mesh, well toward its front.
+    local = (lo + hi) / 2 + fwd * 0.6 * abs(fwd @ half) + up * 0.15 * abs(up @ half)
+    return mesh, Vector(local)
+
+
+def head_frame(binding: RigBinding) -> tuple[tuple, tuple, tuple]:
+    """World (eye centre, unit forward, unit up) of the rig at rest, without PyTorch."""
+    obj, local = _local_eye_center(binding)
+    mw = obj.matrix_world
+    root3 = binding.root.matrix_world.to_3x3()
+    fwd = (root3 @ Vector(axis_vector(binding.mapping["forward_axis"]))).normalized()
+    up = (root3 @ Vector(axis_vector(binding.mapping["up_axis"]))).normalized()
+    return tuple(mw @ local), tuple(fwd), tuple(up)
+
+
+def head_pose(binding: RigBinding):
+    """The rig's rest head as the runtime's HeadPose (world space)."""
+    from .runtime import module
+    return module("geometry").HeadPose(*head_frame(binding))
+
+
+# ---- what is missing or not writable --------------------------------------------------
+def head_bone_shares(binding: RigBinding) -> dict[str, float]:
+    """Head-rotation share per bone the rig has, normalised to sum to 1 (root bone first)."""
+    arm = binding.armature
+    if arm is None:
+        return {}
+    bones = binding.mapping.get("head", {}).get("bones", {})
+    present = {b: float(w) for b, w in bones.items() if b in arm.pose.bones and float(w) > 0}
+    total = sum(present.values())
+    order = sorted(present, key=lambda b: len(arm.data.bones[b].parent_recursive))
+    return {b: present[b] / total for b in order} if total > 0 else {}
+
+
+def missing_targets(binding: RigBinding) -> list[str]:
+    """What the mapping names that the rig lacks: ARKit channel names for shape keys, and
+    "bone 'x'" / "head rotation (no armature)" for bones."""
+    keys = set()
+    for mesh in binding.face_meshes:
+        keys.update(mesh.data.shape_keys.key_blocks.keys())
+    missing = [ch for ch, key in binding.mapping["shape_keys"].items() if key and key not in keys]
+    arm, m = binding.armature, binding.mapping
+    if arm is None:
+        return missing + ["head rotation (no armature)", "eye rotation (no armature)"]
+    bones = arm.pose.bones
+    missing += [f"bone {b!r}" for b in m.get("head", {}).get("bones", {}) if b not in bones]
+    missing += [f"bone {m['eyes'][k]!r}" for k in ("left", "right") if m["eyes"].get(k) and m["eyes"][k] not in bones]
+    jaw = m.get("jaw", {})
+    if jaw.get("degrees") and jaw.get("bone") not in bones:
+        missing.append(f"bone {jaw.get('bone')!r}")
+    return missing
+
+
+def animated_ids(binding: RigBinding) -> list:
+    """(ID, owner object) pairs a bake writes actions to."""
+    ids = [(binding.armature, binding.armature)] if binding.armature is not None else []
+    return ids + [(m.data.shape_keys, m) for m in binding.face_meshes]
+
+
+def writability_problems(binding: RigBinding) -> list[str]:
+    """Sentences for data that cannot take a new action (linked from a library, no override)."""
+    problems = []
+    for idb, owner in animated_ids(binding):
+        if idb.library is None:
+            continue
+        lib = idb.library.filepath
+        if owner.library is not None:
+            problems.append(f"{owner.name!r} is linked from {lib!r} and cannot take new animation; make a "
+                            "library override (Object > Library Override > Make) and pick the override")
+        else:
+            problems.append(f"{owner.name!r} uses shape keys of mesh data linked from {lib!r}, which cannot "
+                            "take new animation; override the mesh data too (Outliner: right-click the "
+                            "mesh data > Library Override > Make > Selected)")
+    return problems

@@ -1,0 +1,262 @@
+"""Speech side of the synthetic corpus: TTS timing, scripts, mixing, on-disk format, splits."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model_runtime.channels import MOTION_DIM
+from model_runtime.corpus import dataset, mixing, script, tts, writer
+from model_runtime.geometry import HeadPose
+
+pytestmark = pytest.mark.skipif(not tts.espeak_available(), reason="libespeak-ng not installed")
+SR = 16000
+TEXT = "Hello there, how are you doing today? I went to the market."
+
+
+def frame_rms(x: np.ndarray, hop: int = 160) -> np.ndarray:
+    n = len(x) // hop
+    return np.sqrt(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1))
+
+
+def check_phones(wave, phones, alphabet):
+    assert phones and all(p.alphabet == alphabet for p in phones)
+    dur = len(wave) / SR
+    for a, b in zip(phones, phones[1:]):
+        assert a.start < a.end <= b.start + 1e-6
+    assert phones[0].start >= 0 and phones[-1].end <= dur + 1e-6
+    rms = frame_rms(wave)
+    inside = np.zeros(len(rms), bool)
+    for p in phones:
+        inside[int(p.start * 100):int(np.ceil(p.end * 100))] = True
+    assert rms[inside].mean() > 4 * rms[~inside].mean()
+    onset = np.argmax(rms > 0.05 * rms.max()) / 100.0
+    assert abs(onset - phones[0].start) < 0.05
+
+
+def test_espeak_phone_timing_matches_the_audio():
+    wave, phones = tts.synthesize(TEXT, tts.VoiceSpec("espeak", "en-us", "m3", 170, 50, 50))
+    assert wave.dtype == np.float32 and 2.0 < len(wave) / SR < 6.0
+    check_phones(wave, phones, "espeak")
+    # The clause pause after "there," is silent in the audio and between two phones.
+    gaps = [(a.end, b.start) for a, b in zip(phones, phones[1:]) if b.start - a.end > 0.1]
+    assert gaps, "espeak should pause at the comma"
+    g0, g1 = gaps[0]
+    rms = frame_rms(wave)
+    assert rms[int(g0 * 100) + 2:int(g1 * 100) - 2].max() < 0.05 * rms.max()
+    assert {p.symbol for p in phones} >= {"h", "l", "D"}
+    assert any(p.stress == 2 for p in phones) and all(p.stress in (0, 1, 2) for p in phones)
+
+
+def test_different_voices_sound_different():
+    def spectrum(voice):
+        wave, _ = tts.synthesize("The weather is lovely today.", voice)
+        mag = np.abs(np.fft.rfft(wave, 32768))
+        return wave, np.log(np.convolve(mag, np.ones(64) / 64, "same") + 1e-6)
+    wa, sa = spectrum(tts.VoiceSpec("espeak", "en-us", "m1", 170, 40, 50))
+    wb, sb = spectrum(tts.VoiceSpec("espeak", "en-gb-x-rp", "f3", 150, 70, 50))
+    assert len(wa) != len(wb)
+    assert np.mean(np.abs(sa - sb)) > 0.3
+
+
+@pytest.mark.parametrize("base", ["en-us", "de", "fr"])
+def test_backchannels_are_spoken_as_words(base):
+    for text in script.BACKCHANNELS:
+        wave, phones = tts.synthesize(script.spoken_form(text), tts.VoiceSpec(base=base, variant="f2"))
+        assert 2 <= len(phones) <= 6 and len(wave) < 0.9 * SR, (text, [p.symbol for p in phones])
+    _, phones = tts.synthesize(script.spoken_form("mm-hmm"), tts.VoiceSpec(base=base))
+    assert [p.symbol for p in phones] == ["m", "m", "h", "@", "m"]
+
+
+def test_scripts_are_deterministic_and_varied():
+    a = script.make_script(np.random.default_rng(5))
+    b = script.make_script(np.random.default_rng(5))
+    c = script.make_script(np.random.default_rng(6))
+    assert a == b and a != c
+    lengths, kinds = [], set()
+    for seed in range(40):
+        s = script.make_script(np.random.default_rng(seed))
+        lengths.append(len(s.turns))
+        assert all(t.speaker == (s.turns[0].speaker + i) % 2 for i, t in enumerate(s.turns))
+        assert all(-0.6 <= t.gap <= 1.2 for t in s.turns)
+        kinds |= {"overlap" if t.gap < 0 else "pause" for t in s.turns[1:]}
+        kinds |= {"backchannel" for t in s.turns if t.backchannels}
+    assert min(lengths) >= 4 and max(lengths) <= 12 and len(set(lengths)) > 4
+    assert kinds == {"overlap", "pause", "backchannel"}
+
+
+def test_text_and_voice_splits_are_disjoint():
+    rng = np.random.default_rng(0)
+    train = {script.sentence(rng, "train") for _ in range(3000)}
+    held = {script.sentence(rng, "heldout") for _ in range(1000)}
+    assert len(train) > 1000 and len(held) > 300 and not train & held
+    pools = {s: set(tts.voice_pool(s)) for s in ("train", "heldout", "festival")}
+    assert len(pools["train"]) > 300 and len(pools["heldout"]) > 10
+    assert not pools["train"] & pools["heldout"]
+    for base, variant in pools["heldout"]:
+        assert base in tts.HELDOUT_BASES and variant in tts.HELDOUT_VARIANTS
+    for base, variant in pools["train"]:
+        assert base not in tts.HELDOUT_BASES and variant not in tts.HELDOUT_VARIANTS
+    keys = {tts.sample_voice(rng, "train").key for _ in range(200)}
+    assert all(k.startswith("espeak:") for k in keys)
+    assert {tts.sample_voice(rng, "festival").engine for _ in range(5)} == {"festival"}
+
+
+def _small_script():
+    return script.Script([script.Turn(0, "I went to the market. It was really quite crowded.", 0.0,
+                                      [script.Backchannel("yeah", 0.3)]),
+                          script.Turn(1, "Did you see the tickets?", -0.3),
+                          script.Turn(0, "No way.", 0.4)], lead_in=0.5, tail=0.5)
+
+
+def test_placement_tracks_sum_to_the_mix_and_phones_land_on_the_timeline():
+    s = _small_script()
+    va, vb = tts.VoiceSpec(base="en-us", variant="m2"), tts.VoiceSpec(base="en", variant="f2")
+    turns = [tts.synthesize(t.text, va if t.speaker == 0 else vb) for t in s.turns]
+    bcs = [[tts.synthesize("yeah", vb)], [], []]
+    timing, tracks = mixing.place(s, turns, bcs)
+    assert tracks.shape[0] == 2 and timing.duration * SR >= tracks.shape[1] - 1
+    assert np.allclose(mixing.mix_tracks(tracks), tracks[0] + tracks[1])
+    turn_segs = [g for g in timing.segments if g.kind == "turn"]
+    assert abs(turn_segs[0].start - 0.5) < 1e-3
+    assert turn_segs[1].start < turn_segs[0].end            # the scripted overlap
+    assert [g.kind for g in timing.segments].count("backchannel") == 1
+    for g in timing.segments:                                # audio is where the phones are
+        rms = frame_rms(tracks[g.speaker])
+        assert rms[int(g.start * 100):int(g.end * 100)].mean() > 0.01
+
+
+@pytest.mark.skipif(not mixing.sox_available(), reason="sox not installed")
+@pytest.mark.parametrize("aug", [mixing.PersonAug(tempo=1.25), mixing.PersonAug(tempo=0.8, pitch_cents=200),
+                                 mixing.PersonAug(speed=1.08)])
+def test_phone_times_follow_tempo_and_speed(aug):
+    clip = tts.synthesize(TEXT, tts.VoiceSpec(base="en-us", variant="m1"))
+    (wave, phones), = mixing.augment_clips([clip], aug)
+    factor = aug.tempo * aug.speed
+    assert abs(len(wave) - len(clip[0]) / factor) < 0.01 * SR
+    for p, q in zip(clip[1], phones):
+        assert abs(q.start - p.start / factor) < 1e-3 * 5
+    # The speech after the clause pause starts where the scaled phone says: its onset sits as
+    # far from the phone start (scaled) as in the original clip, within 20 ms.
+    k = next(i for i in range(1, len(phones)) if phones[i].start - phones[i - 1].end > 0.08)
+
+    def onset_offset(w, p):
+        rms = frame_rms(w)
+        a = int(p.start * 100) - 8
+        return (a + np.argmax(rms[a:] > 0.05 * rms.max())) / 100 - p.start
+    assert abs(onset_offset(wave, phones[k]) - onset_offset(clip[0], clip[1][k]) / factor) < 0.02
+
+
+def test_mix_augmentation_is_seeded_and_reaches_the_snr():
+    rng = np.random.default_rng(0)
+    x = np.zeros(SR * 3, np.float32)
+    x[SR:2 * SR] = np.sin(np.arange(SR) * 0.1) * 0.3
+    aug = mixing.MixAug(rt60=0.4, wet=0.3, noise="pink", snr_db=20.0)
+    y1 = mixing.augment_mix(x, aug, np.random.default_rng(1))
+    y2 = mixing.augment_mix(x, aug, np.random.default_rng(1))
+    assert np.array_equal(y1, y2) and y1.shape == x.shape
+    noise = mixing.make_noise("brown", SR, rng)
+    assert abs(np.mean(noise ** 2) - 1) < 1e-3
+    scaled = mixing.scale_to_snr(x, noise, 20.0)
+    assert abs(10 * np.log10(np.mean(x[SR:2 * SR] ** 2) / np.mean(scaled ** 2)) - 20) < 0.5
+
+
+def _fallback_targets(monkeypatch):
+    """Use the real make_targets when present; a zero fallback only here, never shipped."""
+    try:
+        from model_runtime.corpus import targets  # noqa: F401
+    except ImportError:
+        monkeypatch.setattr(writer, "_targets",
+                            lambda timing, poses, frames, rng: np.zeros((2, frames, MOTION_DIM), np.float32))
+
+
+def test_writer_round_trip(tmp_path, monkeypatch):
+    _fallback_targets(monkeypatch)
+    index = writer.build_corpus(str(tmp_path), 2, seed=3, split="train", log=lambda *_: None)
+    assert index["files"] == ["conv_00000.npz", "conv_00001.npz"]
+    assert json.loads((tmp_path / "index.json").read_text())["split"] == "train"
+    files = dataset.list_conversations(tmp_path, split="train")
+    assert len(files) == 2 and dataset.list_conversations(tmp_path, split="heldout") == []
+    conv = dataset.load_conversation(files[0])
+    n = len(conv["mix"])
+    t = -(-n // 640)
+    assert conv["mix"].dtype == np.int16 and conv["mix"].shape == (n,)
+    assert conv["tracks"].dtype == np.int16 and conv["tracks"].shape == (2, n)
+    assert conv["motion"].dtype == np.float32 and conv["motion"].shape == (2, t, MOTION_DIM)
+    assert conv["activity"].dtype == bool and conv["activity"].shape == (2, t)
+    assert conv["poses_array"].shape == (2, 3, 3) and all(isinstance(p, HeadPose) for p in conv["poses"])
+    meta = conv["meta"]
+    assert meta["split"] == "train" and meta["seed"] == 3 and len(meta["voices"]) == 2
+    assert meta["layout"]["name"] in writer.LAYOUTS and 0.6 <= meta["layout"]["distance"] <= 2.0
+    assert {s["kind"] for s in meta["segments"]} <= {"turn", "backchannel"}
+    # activity is the segments, frame by frame
+    for seg in meta["segments"]:
+        mid = int((seg["start"] + seg["end"]) / 2 * 25)
+        assert conv["activity"][seg["speaker"], mid]
+    # same seed and index: the same conversation
+    again = writer.build_conversation(3, "train", 0)
+    assert np.array_equal(again["mix"], conv["mix"]) and np.array_equal(again["motion"], conv["motion"])
+
+
+def test_tracks_sum_to_mix_without_mix_augmentation(monkeypatch):
+    _fallback_targets(monkeypatch)
+    conv = writer.build_conversation(11, "heldout", 4, mix_augment=False)
+    total = conv["tracks"].astype(np.int32).sum(0)
+    assert np.abs(total - conv["mix"]).max() <= 2
+    assert all(v["key"].split(":")[1].split("+")[0] in tts.HELDOUT_BASES for v in conv["meta"]["voices"])
+
+
+def test_bad_files_are_rejected_with_clear_errors(tmp_path):
+    good = {"mix": np.zeros(6400, np.int16), "motion": np.zeros((2, 10, MOTION_DIM), np.float32),
+            "activity": np.zeros((2, 10), bool), "poses": np.zeros((2, 3, 3), np.float32)}
+    good["poses"][:, 1, 0] = 1
+    good["poses"][:, 2, 2] = 1
+    good["poses"][1, 0, 0] = 1
+    writer.save_conversation(tmp_path / "ok.npz", meta={"split": "capture"}, **good)
+    assert dataset.load_conversation(tmp_path / "ok.npz")["tracks"] is None
+    bad = dict(good, motion=np.zeros((2, 9, MOTION_DIM), np.float32))
+    with pytest.raises(dataset.CorpusFormatError, match="ceil"):
+        writer.save_conversation(tmp_path / "bad.npz", meta={}, **bad)
+    bad = dict(good, motion=np.zeros((2, 10, 52), np.float32))
+    with pytest.raises(dataset.CorpusFormatError, match="MOTION_CHANNELS"):
+        writer.save_conversation(tmp_path / "bad.npz", meta={}, **bad)
+
+
+def test_capture_round_trip(tmp_path):
+    from model_runtime.channels import ARKIT_BLENDSHAPES, channel_index
+    from model_runtime.layouts import preset_layout
+    fps, t, sr = 60.0, 180, 48000
+    n = int(t / fps * sr)
+    arkit = np.zeros((t, 52))
+    arkit[:, ARKIT_BLENDSHAPES.index("jawOpen")] = np.linspace(0, 1, t)
+    arkit[:, ARKIT_BLENDSHAPES.index("eyeLookOutLeft")] = 0.5     # both eyes turn left
+    arkit[:, ARKIT_BLENDSHAPES.index("eyeLookInRight")] = 0.5
+    head = np.zeros((t, 3))
+    head[:, 1] = 0.2                                                 # yaw
+    frames = writer.capture_frames(n, sr)
+    one = writer.capture_to_motion(arkit, head, None, fps, frames)
+    assert one.shape == (frames, MOTION_DIM)
+    assert abs(one[-1, channel_index("jawOpen")] - 1.0) < 0.02
+    assert np.allclose(one[:, channel_index("headYaw")], 0.2)
+    assert np.allclose(one[:, channel_index("gazeYaw")], 0.5 * np.radians(35), atol=1e-5)
+    tracks = np.zeros((2, n), np.float32)
+    tracks[0, : n // 2] = 0.1 * np.sin(np.arange(n // 2) * 0.05)
+    tracks[1, n // 2:] = 0.1 * np.sin(np.arange(n - n // 2) * 0.07)
+    writer.write_capture(tmp_path / "take1.npz", tracks.sum(0), sr, np.stack([one, one]),
+                         preset_layout("corner"), tracks=tracks, meta={"actors": ["A", "B"]})
+    conv = dataset.load_conversation(tmp_path / "take1.npz")
+    assert conv["meta"]["split"] == "capture" and conv["motion"].shape == (2, frames, MOTION_DIM)
+    assert conv["activity"][0, : frames // 2 - 2].all() and not conv["activity"][0, frames // 2 + 2:].any()
+    assert dataset.list_conversations(tmp_path, split="capture") == [tmp_path / "take1.npz"]
+
+
+@pytest.mark.skipif(not tts.festival_available(), reason="festival not installed")
+def test_festival_gives_audio_with_phones():
+    wave, phones = tts.synthesize("Hello there, how are you doing today?",
+                                  tts.VoiceSpec("festival", "kal_diphone", "", 170, 40, 50))
+    check_phones(wave, phones, "festival")
+    assert {"hh", "ax", "l"} <= {p.symbol for p in phones}
+    voice = tts.VoiceSpec("festival", "kal_diphone", "", 170, 40, 50)
+    batch = tts.synthesize_many(["Hello there, how are you doing today?", "Okay."], voice)
+    assert np.array_equal(batch[0][0], wave) and batch[0][1] == phones and len(batch[1][1]) >= 3

@@ -1,0 +1,123 @@
+"""The runtime end to end: audio + layout in, both people's parameters out; bad input refused."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model_runtime.audio import SAMPLE_RATE, AudioClip, ConversationAudio
+from model_runtime.channels import OUTPUT_FACE_CHANNELS
+from model_runtime.errors import AudioError, CheckpointError, GenerationCancelled, LayoutError
+from model_runtime.geometry import HeadPose
+from model_runtime.layouts import preset_layout
+from model_runtime.pipeline import GenerationSettings, generate
+from model_runtime.result import ConversationResult
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "dialogue.flac"
+FAST = GenerationSettings(steps=2, guidance=1.0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def example_audio():
+    return ConversationAudio.mixed([AudioClip(str(EXAMPLE))])
+
+
+def test_generate_gives_both_people_every_channel_in_range(example_audio):
+    result = generate(example_audio, preset_layout("face_to_face"), FAST)
+    assert result.fps == 25 and result.num_frames == pytest.approx(example_audio.duration * 25, abs=1)
+    for person in result.people:
+        assert person.face.shape == (result.num_frames, len(OUTPUT_FACE_CHANNELS))
+        assert person.face.min() >= 0 and person.face.max() <= 1
+        assert np.isfinite(person.head).all() and np.isfinite(person.eyes).all()
+        assert set(np.unique(person.roles)) <= {0, 1, 2, 3}
+
+
+def test_output_frame_rate_and_start_time_follow_the_request(example_audio):
+    shifted = ConversationAudio(mix=example_audio.mix, tracks=None, start_time=2.5, mode="mixed")
+    result = generate(shifted, preset_layout("corner"), GenerationSettings(**{**FAST.__dict__, "output_fps": 30000 / 1001}))
+    assert result.fps == pytest.approx(29.97, abs=0.01)
+    assert result.start_time == 2.5
+    assert result.num_frames == pytest.approx(example_audio.duration * 29.97, abs=1)
+
+
+def test_progress_reaches_the_end_and_cancel_stops(example_audio):
+    seen = []
+    generate(example_audio, preset_layout("face_to_face"), FAST, progress=lambda f, m: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+
+    def cancel(fraction, message):
+        if fraction > 0.3:
+            raise GenerationCancelled("stop")
+
+    with pytest.raises(GenerationCancelled):
+        generate(example_audio, preset_layout("face_to_face"), FAST, progress=cancel)
+
+
+def test_swap_exchanges_who_is_who(example_audio):
+    plain = generate(example_audio, preset_layout("face_to_face"), FAST)
+    swapped = generate(example_audio, preset_layout("face_to_face"), FAST, swap=True)
+    assert np.array_equal(plain.people[0].roles, swapped.people[1].roles)
+
+
+def test_result_files_round_trip(tmp_path, example_audio):
+    result = generate(example_audio, preset_layout("face_to_face"), FAST)
+    back = ConversationResult.load(result.save(tmp_path / "r.npz"))
+    assert np.array_equal(back.people[1].face, result.people[1].face)
+    doc = json.loads(result.save(tmp_path / "r.json").read_text())
+    assert len(doc["people"][0]["channels"]["jawOpen"]) == result.num_frames
+    lines = result.save(tmp_path / "r.csv").read_text().splitlines()
+    assert len(lines) == 1 + 2 * result.num_frames and "jawOpen" in lines[0]
+    with pytest.raises(ValueError):
+        result.save(tmp_path / "r.xml")
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def write(path, samples, rate=SAMPLE_RATE):
+    sf.write(str(path), samples, rate)
+    return str(path)
+
+
+def test_bad_audio_is_refused_with_a_clear_message(tmp_path):
+    poses = preset_layout("face_to_face")
+    cases = {
+        "missing": str(tmp_path / "nope.wav"),
+        "silent": write(tmp_path / "silent.wav", np.zeros(SAMPLE_RATE * 3, np.float32)),
+        "too short": write(tmp_path / "short.wav", 0.3 * np.sin(np.arange(1600) * 0.1).astype(np.float32)),
+    }
+    (tmp_path / "garbage.wav").write_bytes(b"RIFF\x00\x00junk" * 10)
+    cases["unreadable"] = str(tmp_path / "garbage.wav")
+    for what, path in cases.items():
+        with pytest.raises(AudioError):
+            generate(ConversationAudio.mixed([AudioClip(path)]), poses, FAST)
+
+
+def test_bad_layouts_are_refused(example_audio):
+    a, _ = preset_layout("face_to_face")
+    with pytest.raises(LayoutError):
+        generate(example_audio, (a, HeadPose(a.eye_center, (-1, 0, 0))), FAST)  # same spot
+    with pytest.raises(LayoutError):
+        generate(example_audio, (a, HeadPose((float("nan"), 0, 1), (-1, 0, 0))), FAST)
+    with pytest.raises(LayoutError):
+        preset_layout("in_a_lift")
+
+
+def test_wrong_weights_file_is_refused(tmp_path, example_audio):
+    bad = tmp_path / "weights.pt"
+    bad.write_text("not weights")
+    with pytest.raises(CheckpointError):
+        generate(example_audio, preset_layout("face_to_face"), GenerationSettings(checkpoint=str(bad)))
+
+
+def test_cli_writes_a_result_and_reports_errors(tmp_path):
+    out = tmp_path / "r.json"
+    run = subprocess.run([sys.executable, "-m", "model_runtime", "generate", str(EXAMPLE), "--out", str(out),
+                          "--steps", "2", "--layout", "side_by_side"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "100%" in run.stderr and out.is_file()
+    bad = subprocess.run([sys.executable, "-m", "model_runtime", "generate", str(tmp_path / "none.wav"),
+                          "--out", str(tmp_path / "x.json")], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "error:" in bad.stderr and not (tmp_path / "x.json").exists()
