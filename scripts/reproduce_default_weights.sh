@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Reproduces the shipped default weights and their evaluation report from nothing:
+# a fresh synthetic corpus (espeak-ng voices; festival only for evaluation), training, evaluation.
+# On a 2-core CPU: corpus ~15 min, training as long as --minutes / --steps say, evaluation ~10 min.
+# Pass extra training flags after the script name, e.g. --steps 3000 (the default run's count is
+# recorded in the checkpoint: `python -m model_runtime info`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+workers=${WORKERS:-2}
+$py -m model_runtime.corpus --out corpus_data/train --conversations 600 --seed 1 --split train --workers "$workers"
+$py -m model_runtime.corpus --out corpus_data/heldout --conversations 40 --seed 2 --split heldout --workers "$workers"
+$py -m model_runtime.corpus --out corpus_data/festival --conversations 30 --seed 3 --split festival --workers "$workers"
+$py -m model_runtime.train --corpus corpus_data/train --out model_runtime/weights/default.pt \
+    --window 256 --batch 12 "$@"
+$py -m model_runtime.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \
+    --model default=model_runtime/weights/default.pt --real-speech ../shared/real-speech --out docs/evaluation
