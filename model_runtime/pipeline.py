@@ -11,7 +11,7 @@ import torch
 from . import features, roles as speaker_activity
 from .audio import ConversationAudio
 from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS,
-                       clip_motion, roles_from_activity)
+                       clip_motion)
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import TalkingTogetherError
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
@@ -72,14 +72,10 @@ def conversation_conditions(audio: ConversationAudio, swap: bool = False,
     feats = features.audio_features(audio.mix)
     if progress:  # also a chance to cancel before the (slower) speaker analysis
         progress(0.03, "telling the two voices apart")
-    activity = speaker_activity.activity(audio)
+    activity = speaker_activity.hold_through_pauses(speaker_activity.activity(audio))
     if swap:
-        activity = activity[::-1].copy()
-    n = feats.shape[0]
-    activity = activity[:, :n]
-    roles = np.stack([roles_from_activity(activity[0], activity[1]),
-                      roles_from_activity(activity[1], activity[0])])
-    return feats, roles
+        activity = activity[::-1]
+    return feats, speaker_activity.role_tracks(activity[:, :feats.shape[0]])
 
 
 def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray, layout: torch.Tensor,

@@ -14,13 +14,12 @@ import torch
 
 from .audio import ConversationAudio
 from .channels import roles_from_activity
-from .features import N_MELS, SUBFRAMES, mel_filterbank, mel_power, num_frames, pitch_track
+from .features import MODEL_FPS, N_MELS, SUBFRAMES, log_mel, mel_filterbank, mel_power, pitch_track
 
 _GAP_BRIDGE = 3          # frames (120 ms): pauses shorter than ~150 ms stay inside speech
 _MIN_BLIP = 3            # frames: runs of at most 80 ms (a click straddles 2) are not speech
 _REACH_DB = 25.0         # a speech segment peaks within this of the file's loud level
 _CROSSTALK_DB = 10.0     # a channel this far below the other (re its own level) is bleed
-_NOISE_MASK = 0.0        # speaker features see each band's noise floor x this as silence
 _N_MFCC = 20             # c1..c19 are used; c0 (level) is left out
 _SEG_WIN = 25            # frames per embedding window (1 s) inside long speech segments
 _SEG_HOP = 12            # frames between window starts (~0.5 s)
@@ -136,18 +135,12 @@ def _dct_matrix() -> np.ndarray:
     return m.astype(np.float32)
 
 
-def _denoised_log_mel(mix: np.ndarray) -> np.ndarray:
-    """(4T, N_MELS) log mel power after spectral subtraction of each band's noise floor
-    (its 10th percentile), so steady hiss or hum does not become part of every voice."""
-    mp = mel_power(mix).numpy().astype(np.float64)
-    noise = np.percentile(mp, 10, axis=0)
-    return np.log(mp + _NOISE_MASK * noise + 1e-10 * mp.max() + 1e-30).astype(np.float32)
-
-
 def _speaker_features(mix: np.ndarray, vad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per model frame: mean MFCC c1..c19 of its sub-frames (mean over speech removed), and
     log2 pitch (nan where unvoiced)."""
-    mfcc = _denoised_log_mel(mix) @ _dct_matrix()[1:].T             # (4T, 19)
+    # no spectral subtraction or noise masking: both cost more on clean AMI speech than
+    # they won back at 20 dB SNR (see benchmarks/diarization_real_speech.py --snr)
+    mfcc = log_mel(mix).numpy() @ _dct_matrix()[1:].T                 # (4T, 19)
     mfcc = mfcc.reshape(-1, SUBFRAMES, _N_MFCC - 1).mean(axis=1)       # (T, 19)
     mfcc -= mfcc[vad].mean(axis=0) if vad.any() else 0.0
     f0, _ = pitch_track(mix)
@@ -238,21 +231,6 @@ def _kmeans2(x: np.ndarray, w: np.ndarray, restarts: int = 10, iters: int = 30):
         if cost < best_cost:
             best, best_cost = lab.copy(), cost
     return best
-
-
-def _separation(x: np.ndarray, lab: np.ndarray, w: np.ndarray) -> float:
-    """Distance of the two cluster means along the line joining them, in pooled std."""
-    if lab.min() == lab.max():
-        return 0.0
-    m = [np.average(x[lab == k], axis=0, weights=w[lab == k]) for k in range(2)]
-    d = m[1] - m[0]
-    n = np.linalg.norm(d)
-    if n < 1e-9:
-        return 0.0
-    proj = x @ (d / n)
-    var = sum(np.average((proj[lab == k] - proj[lab == k].mean()) ** 2, weights=w[lab == k])
-              * w[lab == k].sum() for k in range(2)) / w.sum()
-    return float(n / np.sqrt(var + 1e-9))
 
 
 # --------------------------------------------------------------------------- re-segmentation
@@ -401,12 +379,27 @@ def _first_speaker(idx: np.ndarray, lab: np.ndarray, loud: np.ndarray) -> int:
     return int(lab[0])
 
 
+def _same_signal(tracks: np.ndarray) -> bool:
+    """Are both tracks the same recording (a mono mix saved as stereo, one strip used
+    twice)? Then they say nothing about who speaks and the mix must be diarized."""
+    a, b = tracks[0].astype(np.float64), tracks[1].astype(np.float64)
+    na, nb = np.dot(a, a), np.dot(b, b)
+    return bool(na > 0 and nb > 0 and np.dot(a, b) / np.sqrt(na * nb) > 0.98)
+
+
 def activity(audio: ConversationAudio) -> np.ndarray:
     """(2, T) bool activity of persons A and B for a conversation in any mode."""
-    if audio.mode == "mixed" or audio.tracks is None:
+    if audio.mode == "mixed" or audio.tracks is None or _same_signal(audio.tracks):
         act = diarize_two_speakers(audio.mix)
         return act[::-1].copy() if audio.speakers_swapped else act
     return activity_from_tracks(audio.tracks)
+
+
+def hold_through_pauses(act: np.ndarray, max_pause_s: float = 0.6) -> np.ndarray:
+    """The pauses between a person's phrases still belong to their turn: the corpus, and so
+    the model, counts them as speaking. (2, T) bool -> (2, T) bool."""
+    frames = int(round(max_pause_s * MODEL_FPS))
+    return np.stack([_bridge_gaps(np.asarray(a, dtype=bool), frames) for a in act])
 
 
 def role_tracks(act: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from . import features
-from .channels import MOTION_DIM, roles_from_activity
+from .channels import MOTION_DIM
+from .roles import role_tracks
 from .corpus.dataset import audio_float, list_conversations, load_conversation
 from .geometry import layout_features
 
@@ -53,7 +54,7 @@ def load_training_conversation(path: Path) -> Conversation:
     motion = conv["motion"].astype(np.float32)
     n = min(feats.shape[0], motion.shape[1])
     activity = conv["activity"][:, :n]
-    roles = np.stack([roles_from_activity(activity[0], activity[1]), roles_from_activity(activity[1], activity[0])])
+    roles = role_tracks(activity)
     poses = conv["poses"]
     layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])]).numpy()
     return Conversation(feats[:n], motion[:, :n], roles, layout, Path(path).stem)
