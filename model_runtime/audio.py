@@ -117,7 +117,7 @@ class AudioClip:
     path: str
     source_start: float = 0.0          # seconds into the file where playback starts
     timeline_start: float = 0.0        # seconds on the conversation timeline
-    duration: float | None = None      # None: to the end of the file
+    duration: float | None = None      # None (or past the end): to the end of the file
     gain: float = 1.0
     channel: int | None = None         # None: downmix to mono; 0/1: take that channel
 
@@ -181,7 +181,10 @@ def _span_frames(f: sf.SoundFile, start: int, clip: AudioClip) -> int:
 def read_clip(clip: AudioClip) -> np.ndarray:
     """The clip's samples as float32 mono at SAMPLE_RATE, gain applied.
 
-    Reads only the span the clip plays, in blocks, resampling each block as it comes."""
+    Reads only the span the clip plays, in blocks, resampling each block as it comes.
+    Missing, unreadable, empty, NaN and over-long input raise AudioError here; too short and
+    silent are judged on the whole conversation (ConversationAudio), since one 0.3 s "yeah"
+    clip among others is fine."""
     with _open(clip.path) as f:
         start, frames = _clip_span(clip, f)
         if clip.channel is not None and not 0 <= clip.channel < f.channels:
@@ -237,7 +240,8 @@ def _timeline(groups: list[list[AudioClip]]) -> tuple[float, int, list[list[np.n
             for g, sg in zip(groups, signals) for c, s in zip(g, sg))
     if n / SAMPLE_RATE > MAX_DURATION_S:
         raise AudioError(f"the conversation is {n / SAMPLE_RATE / 60:.1f} min long; at most "
-                         f"{MAX_DURATION_S / 60:.0f} min is supported. Split it into shorter shots.")
+                         f"{MAX_DURATION_S / 60:.0f} min is supported. Split it into shorter "
+                         "shots.")
     return t0, n, signals
 
 

@@ -166,8 +166,8 @@ def prosody(wave) -> torch.Tensor:
     voiced = f0 > 0
     lf0 = torch.zeros_like(f0)
     if voiced.any():
-        l = torch.log2(f0[voiced])
-        lf0[voiced] = (l - l.median()).clamp(-2.0, 2.0)
+        lp = torch.log2(f0[voiced])
+        lf0[voiced] = (lp - lp.median()).clamp(-2.0, 2.0)
     padded = torch.nn.functional.pad(log_e[None, None], (1, 1), mode="replicate")[0, 0]
     delta = 0.5 * (padded[2:] - padded[:-2])
     return torch.stack([log_e, lf0, strength, delta], dim=1)

@@ -183,7 +183,7 @@ def _check_range(scene, audio_plan, extend: bool, warnings: list) -> None:
 
 
 def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, layout=None,
-            distance=None, height_offset=0.0, seed=0, steps=8, guidance=1.5, device="auto",
+            distance=None, height_offset=0.0, seed=0, steps=6, guidance=1.5, device="auto",
             checkpoint=None, name="Conversation", use_nla=False, swap=False,
             extend_scene_range=True) -> Plan:
     """Check every input and return a Plan; raises, and changes nothing, on any problem."""
@@ -237,7 +237,7 @@ def finish(plan: Plan, result):
 
 
 def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, layout=None,
-             distance=None, height_offset=0.0, mapping_a=None, mapping_b=None, seed=0, steps=8,
+             distance=None, height_offset=0.0, mapping_a=None, mapping_b=None, seed=0, steps=6,
              guidance=1.5, device="auto", checkpoint=None, name="Conversation", use_nla=False,
              swap=False, extend_scene_range=True, progress=None):
     """Generate and bake a conversation; returns the bake's BakeReport.

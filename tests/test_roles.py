@@ -201,6 +201,16 @@ def test_activity_dispatch_and_swap(conversation, tmp_path):
     np.testing.assert_array_equal(roles.activity(pp.swapped()), roles.activity(pp)[::-1])
 
 
+def test_identical_channels_fall_back_to_diarization(conversation, tmp_path):
+    mix, _, _ = conversation
+    path = tmp_path / "dual_mono.wav"
+    sf.write(str(path), np.stack([mix, mix], 1), SAMPLE_RATE, subtype="FLOAT")
+    conv = ConversationAudio.from_file(str(path), mode="stereo")
+    act = roles.activity(conv)
+    np.testing.assert_array_equal(act, roles.diarize_two_speakers(conv.mix))
+    assert act[0].any() and act[1].any()
+
+
 def test_role_tracks_follow_activity():
     act = np.array([[1, 1, 0, 0, 1], [0, 1, 1, 0, 0]], dtype=bool)
     r = roles.role_tracks(act)
