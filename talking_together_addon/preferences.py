@@ -119,11 +119,4 @@ def draw_torch_status(layout) -> bool:
 classes = (TALKINGTOGETHER_OT_install_pytorch, TalkingTogetherPreferences)
 
 
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

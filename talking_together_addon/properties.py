@@ -153,13 +153,14 @@ class TalkingTogetherSettings(bpy.types.PropertyGroup):
 classes = (TalkingTogetherSettings,)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.talking_together = PointerProperty(type=TalkingTogetherSettings)
 
 
 def unregister():
     del bpy.types.Scene.talking_together
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()
