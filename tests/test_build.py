@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 import build  # noqa: E402
 
 FORBIDDEN_PARTS = {"tests", "__pycache__", ".venv", "corpus_data", "runs", ".git", ".pytest_cache",
-                   "wheels", "build", "dist", "benchmarks", "docs", ".ci"}
+                   "wheels", "build", "build_support", "dist", "benchmarks", "docs", ".ci"}
 FORBIDDEN_SUFFIXES = (".pyc", ".wav", ".flac", ".npz", ".npy", ".zip", ".blend1")
 
 
