@@ -114,16 +114,24 @@ def train(args: argparse.Namespace) -> Path:
         if rank == 0 and (step % args.log_every == 1 or step == args.steps):
             terms = " ".join(f"{k} {v.item():.4f}" for k, v in losses.items())
             print(f"step {step}/{args.steps} {terms} ({time.time() - start:.0f} s)", flush=True)
-    out = Path(args.out)
+        if rank == 0 and args.save_every and step % args.save_every == 0:
+            write(args, cfg, ema, stats, step, len(convs), world, start)   # a crash loses little
     if rank == 0:
-        info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
-                "corpus": str(args.corpus), "conversations": len(convs), "ablation": args.ablation,
-                "seconds": round(time.time() - start, 1), "seed": args.seed}
-        save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
+        out = write(args, cfg, ema, stats, step, len(convs), world, start)
         print(f"wrote {out} after {step} steps ({time.time() - start:.0f} s)", flush=True)
     if world > 1:
         dist.destroy_process_group()
-    return out
+    return Path(args.out)
+
+
+def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, conversations: int,
+          world: int, start: float) -> Path:
+    """Save the EMA weights with how they were made (steps, data, command line)."""
+    out = Path(args.out)
+    info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
+            "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
+            "seconds": round(time.time() - start, 1), "seed": args.seed}
+    return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -145,6 +153,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, help="use at most this many conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--save-every", type=int, default=500, help="write the checkpoint every N steps (0: only at the end)")
     args = p.parse_args(argv)
     if args.split == "all":
         args.split = None
