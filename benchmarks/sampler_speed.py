@@ -40,27 +40,15 @@ def synthetic_dialogue(seconds: float):
 def measure(seconds: float, device: str, steps: int, guidance: float, whole: bool) -> dict:
     import torch
     from model_runtime import pipeline
-    from model_runtime.checkpoint import DEFAULT_WEIGHTS, Checkpoint
     from model_runtime.layouts import preset_layout
-    from model_runtime.train import model_config
-    from model_runtime.channels import MOTION_DIM
-    from model_runtime import features
     from model_runtime.geometry import layout_features
-    from model_runtime.model import DualStreamDenoiser
 
     torch.set_num_threads(torch.get_num_threads())
     audio = synthetic_dialogue(seconds)
     poses = preset_layout("face_to_face")
     settings = pipeline.GenerationSettings(steps=steps, guidance=guidance, device=device)
     dev = pipeline.resolve_device(device)
-    if DEFAULT_WEIGHTS.is_file():
-        ckpt, model = pipeline.load_model(None, dev)
-    else:  # speed does not depend on the weights' values
-        cfg = model_config("default")
-        model = DualStreamDenoiser(cfg).to(dev).eval()
-        ckpt = Checkpoint(cfg, model.state_dict(), torch.zeros(MOTION_DIM), torch.ones(MOTION_DIM),
-                          torch.zeros(features.FEATURE_DIM), torch.ones(features.FEATURE_DIM))
-        pipeline._MODEL_CACHE[(str(DEFAULT_WEIGHTS), str(dev))] = (ckpt, model)
+    ckpt, model = pipeline.load_model(None, dev)   # the shipped default weights
     start = time.perf_counter()
     if whole:
         pipeline.generate(audio, poses, settings)

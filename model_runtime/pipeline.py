@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -12,7 +13,7 @@ from . import features, roles as speaker_activity
 from .audio import ConversationAudio
 from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS,
                        clip_motion)
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
 from .errors import TalkingTogetherError
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
 from .geometry import (HeadPose, gaze_directions_world, gaze_error_to_target, gaze_toward,
@@ -55,10 +56,10 @@ _MODEL_CACHE: dict[tuple, tuple[Checkpoint, torch.nn.Module]] = {}
 
 
 def load_model(checkpoint: str | None, device: torch.device):
-    """Checkpoint and model on the device, cached so repeated generations skip the load."""
-    from .checkpoint import DEFAULT_WEIGHTS
-    path = str(checkpoint or DEFAULT_WEIGHTS)
-    key = (path, str(device))
+    """Checkpoint and model on the device, cached so repeated generations skip the load (a
+    rewritten weights file, e.g. after more training, is loaded again)."""
+    path = Path(checkpoint or DEFAULT_WEIGHTS)
+    key = (str(path), path.stat().st_mtime_ns if path.is_file() else None, str(device))
     if key not in _MODEL_CACHE:
         ckpt = load_checkpoint(path)
         _MODEL_CACHE.clear()  # keep one model in memory

@@ -7,7 +7,6 @@ sys.path) with temporary Blender user folders (the real home is never touched).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
