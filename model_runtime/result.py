@@ -78,6 +78,7 @@ class ConversationResult:
         writer = {".npz": self._write_npz, ".json": self._write_json, ".csv": self._write_csv}.get(path.suffix.lower())
         if writer is None:
             raise ValueError(f"unknown output format {path.suffix!r}; use .npz, .json or .csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
         try:
             writer(tmp)

@@ -65,7 +65,7 @@ def test_swap_exchanges_who_is_who(example_audio):
 
 def test_result_files_round_trip(tmp_path, example_audio):
     result = generate(example_audio, preset_layout("face_to_face"), FAST)
-    back = ConversationResult.load(result.save(tmp_path / "r.npz"))
+    back = ConversationResult.load(result.save(tmp_path / "new_folder" / "r.npz"))
     assert np.array_equal(back.people[1].face, result.people[1].face)
     doc = json.loads(result.save(tmp_path / "r.json").read_text())
     assert len(doc["people"][0]["channels"]["jawOpen"]) == result.num_frames
