@@ -64,7 +64,8 @@ def write_report(out: Path, results: dict, examples: dict, real: dict | None, co
     parts = ["# Evaluation report", "",
              f"Made by `{command}` in {seconds / 60:.1f} minutes on CPU.", "",
              "Every model hears the **mixed** track (both voices in one channel) and takes its roles from the "
-             "runtime's own diarization. `target` is the corpus's procedural target motion (an upper bound for "
+             "runtime's own diarization (who is A and who is B matched once per conversation, like the Swap "
+             "button). `target` is the corpus's procedural target motion (an upper bound for "
              "role accuracy and correlation, the reference for errors). Head statistics are best when close to "
              "the target's. Mutual-gaze precision/recall are over frames where both people look at each other.", ""]
     for label, rows in results.items():

@@ -5,7 +5,8 @@
         --real-speech ../shared/real-speech --out docs/evaluation
 
 Every model hears the MIXED track (both voices in one channel) and gets its roles from the
-runtime's own diarization, as a user with one dialogue strip would. The audio-energy baseline
+runtime's own diarization, as a user with one dialogue strip would (who is A and who is B is
+matched to the corpus once per conversation, as the user's Swap button would). The audio-energy baseline
 opens both jaws with the mix's loudness (what a plain amplitude lip-sync tool does).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 
 from . import features, metrics
 from .audio import ConversationAudio
-from .channels import MOTION_DIM, channel_index
+from .channels import MOTION_DIM, ROLE_BOTH, ROLE_SPEAKING, channel_index
 from .corpus.dataset import audio_float, list_conversations, load_conversation
 from .geometry import layout_features
 from .layouts import preset_layout
@@ -44,6 +45,15 @@ def generate_motion(model_path: str, feats, roles, poses, settings: GenerationSe
     s = GenerationSettings(**{**settings.__dict__, "seed": seed})
     motion = sample_motion(model, ckpt, feats, roles, layout, s, device)
     return np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], s.gaze_lock_degrees) for i in range(2)])
+
+
+def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Diarization calls the first voice heard person A; the corpus may have it the other way
+    round. Take the assignment that agrees with the truth, as a user would press Swap once."""
+    speaking = np.isin(roles, (ROLE_SPEAKING, ROLE_BOTH))
+    keep = (speaking == activity).mean()
+    swap = (speaking[::-1] == activity).mean()
+    return roles[::-1].copy() if swap > keep else roles
 
 
 def score(pred: np.ndarray, conv: dict, envelopes: np.ndarray) -> dict:
@@ -78,6 +88,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         audio = ConversationAudio(mix=mix, tracks=None, start_time=0.0, mode="mixed")
         feats, roles = conversation_conditions(audio)
         n = feats.shape[0]
+        roles = match_speakers(roles, conv["activity"][:, :n])
         env = own_speech_envelopes(conv, n)
         preds = {"target": conv["motion"][:, :n], "audio_energy": energy_baseline(mix, n)}
         for name, path_m in models.items():

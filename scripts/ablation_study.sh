@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 steps=${STEPS:-1200}
+limit=${LIMIT:-600}     # conversations per ablation run
 mkdir -p runs
 for ablation in none no_cross_stream no_roles no_gaze_loss no_layout; do
   $py -m model_runtime.train --corpus corpus_data/train --out "runs/ablation_${ablation}.pt" \
-      --ablation "$ablation" --window 256 --batch 12 --steps "$steps" --log-every 200
+      --ablation "$ablation" --window 256 --batch 12 --steps "$steps" --limit "$limit" --log-every 200
 done
 $py -m model_runtime.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \
     --model default=model_runtime/weights/default.pt \
