@@ -1,4 +1,6 @@
-"""Layout presets (``presets/layouts.json``) turned into two :class:`HeadPose` objects."""
+"""Layout presets (``presets/layouts.json``) turned into two :class:`HeadPose` objects.
+
+Reading the presets imports no PyTorch, so the Blender add-on lists them before it is installed."""
 from __future__ import annotations
 
 import json
@@ -7,7 +9,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import LayoutError
-from .geometry import HeadPose
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
@@ -21,8 +22,9 @@ def layout_presets() -> dict[str, dict]:
 
 
 def preset_layout(name: str, distance: float | None = None, height_offset: float = 0.0,
-                  eye_height: float | None = None) -> tuple[HeadPose, HeadPose]:
+                  eye_height: float | None = None) -> tuple["HeadPose", "HeadPose"]:
     """The two rest head poses of a preset, optionally at another distance or heights."""
+    from .geometry import HeadPose  # here, so reading the presets needs no PyTorch
     presets = layout_presets()
     if name not in presets:
         raise LayoutError(f"unknown layout {name!r}; choose one of: {', '.join(presets)}")

@@ -28,7 +28,7 @@ DEVICES = [
 
 def layout_presets() -> dict:
     try:
-        return runtime.read_preset_file("layouts.json")
+        return runtime.module("layouts").layout_presets()   # no PyTorch needed
     except OSError:
         return {}
 
