@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from model_runtime import roles  # noqa: E402
 from model_runtime.audio import SAMPLE_RATE, AudioClip, read_clip  # noqa: E402
 from model_runtime.features import HOP, MODEL_FPS, num_frames  # noqa: E402
+from model_runtime.masks import runs  # noqa: E402
 
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
                            "real-speech")
@@ -82,7 +83,7 @@ def vad_scores(hyp: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
 def segments(act: np.ndarray) -> str:
     parts = []
     for k, name in enumerate("AB"):
-        s, e = roles._runs(act[k])
+        s, e = runs(act[k])
         parts.append(name + ": " + " ".join(f"{a / MODEL_FPS:.2f}-{b / MODEL_FPS:.2f}"
                                            for a, b in zip(s, e)))
     return "\n    ".join(parts)

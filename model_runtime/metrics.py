@@ -12,6 +12,7 @@ import torch
 
 from .channels import GAZE_SLICE, HEAD_SLICE, channel_index
 from .geometry import HeadPose, angle_between, gaze_directions_world, mutual_gaze
+from .masks import dilate, runs
 
 MOUTH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthPressLeft", "mouthPressRight",
                   "mouthRollLower", "mouthRollUpper", "mouthLowerDownLeft", "mouthLowerDownRight",
@@ -38,21 +39,13 @@ def mouth_moving(motion: np.ndarray) -> np.ndarray:
     return (windows.std(-1) > MOVING_STD).numpy()
 
 
-def dilate(mask: np.ndarray, frames: int) -> np.ndarray:
-    """Widen the True runs of a 1-D mask by ``frames`` on each side."""
-    padded = np.pad(mask.astype(np.float32), frames)
-    return np.convolve(padded, np.ones(2 * frames + 1), mode="valid") > 0
-
-
 def single_speaker_turns(activity: np.ndarray) -> list[tuple[int, int, int]]:
     """(speaker, start, end) runs where exactly one person speaks, away from the listener's own
     speech by GUARD_FRAMES (a mouth still closing after a backchannel is not a role error)."""
     only = [activity[i] & ~dilate(activity[1 - i], GUARD_FRAMES) for i in range(2)]
     turns = []
     for speaker in range(2):
-        padded = np.concatenate([[0], only[speaker].astype(int), [0]])
-        edges = np.flatnonzero(np.diff(padded))
-        turns += [(speaker, s, e) for s, e in zip(edges[::2], edges[1::2]) if e - s >= MIN_TURN_FRAMES]
+        turns += [(speaker, s, e) for s, e in zip(*runs(only[speaker])) if e - s >= MIN_TURN_FRAMES]
     return sorted(turns, key=lambda x: x[1])
 
 

@@ -15,6 +15,7 @@ import torch
 from .audio import ConversationAudio
 from .channels import roles_from_activity
 from .features import MODEL_FPS, N_MELS, SUBFRAMES, log_mel, mel_filterbank, mel_power, pitch_track
+from .masks import bridge_gaps, drop_short, runs
 
 _GAP_BRIDGE = 3          # frames (120 ms): pauses shorter than ~150 ms stay inside speech
 _MIN_BLIP = 3            # frames: runs of at most 80 ms (a click straddles 2) are not speech
@@ -26,32 +27,8 @@ _SEG_HOP = 12            # frames between window starts (~0.5 s)
 _SHORT_SEG = 50          # segments up to 2 s are one window each (backchannels stay whole)
 
 
-# --------------------------------------------------------------------------- run helpers
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) indices of the True runs of a 1-D bool array."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-
-
-def _bridge_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
-    out = mask.copy()
-    s, e = _runs(mask)
-    for a, b in zip(e[:-1], s[1:]):
-        if b - a <= max_gap:
-            out[a:b] = True
-    return out
-
-
-def _drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
-    out = mask.copy()
-    for a, b in zip(*_runs(mask)):
-        if b - a < min_len:
-            out[a:b] = False
-    return out
-
-
 def _smooth(mask: np.ndarray) -> np.ndarray:
-    return _drop_short(_bridge_gaps(mask, _GAP_BRIDGE), _MIN_BLIP)
+    return drop_short(bridge_gaps(mask, _GAP_BRIDGE), _MIN_BLIP)
 
 
 # --------------------------------------------------------------------------- VAD
@@ -88,7 +65,7 @@ def _vad_from_db(e: np.ndarray, ref_db: float | None = None) -> np.ndarray:
     # in the room or noise, so a segment must reach within 25 dB of the loud level
     hi, lo = max(hi, ref - _REACH_DB), max(lo, ref - 55.0)
     above = e >= lo
-    starts, ends = _runs(above)
+    starts, ends = runs(above)
     out = np.zeros(e.shape, dtype=bool)
     for a, b in zip(starts, ends):
         if (e[a:b] >= hi).any():
@@ -154,7 +131,7 @@ def _windows(vad: np.ndarray) -> list[tuple[int, int]]:
     """Embedding windows inside speech segments: a short segment (a backchannel, a quick
     reply) is one window of its own; a long one is cut into overlapping 1 s windows."""
     out = []
-    for a, b in zip(*_runs(vad)):
+    for a, b in zip(*runs(vad)):
         if b - a <= max(_SHORT_SEG, _SEG_WIN):
             out.append((a, b))
             continue
@@ -399,7 +376,7 @@ def hold_through_pauses(act: np.ndarray, max_pause_s: float = 0.6) -> np.ndarray
     """The pauses between a person's phrases still belong to their turn: the corpus, and so
     the model, counts them as speaking. (2, T) bool -> (2, T) bool."""
     frames = int(round(max_pause_s * MODEL_FPS))
-    return np.stack([_bridge_gaps(np.asarray(a, dtype=bool), frames) for a in act])
+    return np.stack([bridge_gaps(np.asarray(a, dtype=bool), frames) for a in act])
 
 
 def role_tracks(act: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import soundfile as sf
 from model_runtime import channels, roles
 from model_runtime.audio import SAMPLE_RATE, AudioClip, ConversationAudio, resample
 from model_runtime.features import HOP, num_frames
+from model_runtime.masks import runs
 
 FPS = SAMPLE_RATE // HOP
 
@@ -57,7 +58,7 @@ def test_vad_bridges_short_pauses_and_drops_clicks():
     x = np.concatenate([quiet(1.0), burst(1.0), quiet(0.1), burst(1.0, seed=1), quiet(1.0), click,
                         quiet(1.0)])
     vad = roles.voice_activity(add_noise(x))
-    s, e = roles._runs(vad)
+    s, e = runs(vad)
     assert len(s) == 1                                  # one segment: pause bridged, click gone
     assert abs(s[0] / FPS - 1.0) < 0.1 and abs(e[0] / FPS - 3.1) < 0.15
 
