@@ -17,6 +17,15 @@ def _report_exception(op, exc: BaseException) -> set:
     return {'CANCELLED'}
 
 
+def _run(op, action, *args, **kwargs) -> set:
+    """Run an api call for an operator: FINISHED, or the error reported in the UI."""
+    try:
+        action(*args, **kwargs)
+    except Exception as exc:
+        return _report_exception(op, exc)
+    return {'FINISHED'}
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -42,11 +51,8 @@ class TALKINGTOGETHER_OT_add_head_rigs(Operator):
 
     def execute(self, context):
         s = context.scene.talking_together
-        try:
-            api.add_head_rigs(context.scene, layout=s.layout, distance=s.distance, height_offset=s.height_offset)
-        except Exception as exc:
-            return _report_exception(self, exc)
-        return {'FINISHED'}
+        return _run(self, api.add_head_rigs, context.scene, layout=s.layout, distance=s.distance,
+                    height_offset=s.height_offset)
 
 
 class TALKINGTOGETHER_OT_apply_layout(Operator):
@@ -56,11 +62,7 @@ class TALKINGTOGETHER_OT_apply_layout(Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        try:
-            api.apply_layout(context.scene)
-        except Exception as exc:
-            return _report_exception(self, exc)
-        return {'FINISHED'}
+        return _run(self, api.apply_layout, context.scene)
 
 
 class TALKINGTOGETHER_OT_swap_rigs(Operator):
@@ -83,12 +85,7 @@ class TALKINGTOGETHER_OT_clear_bake(Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        s = context.scene.talking_together
-        try:
-            api.clear_bake(context.scene, name=s.conversation_name)
-        except Exception as exc:
-            return _report_exception(self, exc)
-        return {'FINISHED'}
+        return _run(self, api.clear_bake, context.scene, name=context.scene.talking_together.conversation_name)
 
 
 class TALKINGTOGETHER_OT_cancel_generation(Operator):
