@@ -5,9 +5,10 @@
         --real-speech ../shared/real-speech --out docs/evaluation
 
 Every model hears the MIXED track (both voices in one channel) and gets its roles from the
-runtime's own diarization, as a user with one dialogue strip would (who is A and who is B is
-matched to the corpus once per conversation, as the user's Swap button would). The audio-energy baseline
-opens both jaws with the mix's loudness (what a plain amplitude lip-sync tool does).
+runtime's own diarization, as a user with one dialogue strip would (who is A and who is B
+is matched to the corpus once per conversation, as the user's Swap button would). The
+audio-energy baseline opens both jaws with the mix's loudness (what a plain amplitude
+lip-sync tool does).
 """
 from __future__ import annotations
 
