@@ -41,7 +41,6 @@ def measure(seconds: float, device: str, steps: int, guidance: float, whole: boo
     import torch
     from model_runtime import pipeline
     from model_runtime.layouts import preset_layout
-    from model_runtime.geometry import layout_features
 
     torch.set_num_threads(torch.get_num_threads())
     audio = synthetic_dialogue(seconds)
@@ -54,9 +53,8 @@ def measure(seconds: float, device: str, steps: int, guidance: float, whole: boo
         pipeline.generate(audio, poses, settings)
     else:
         feats, roles = pipeline.conversation_conditions(audio)
-        layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
         start = time.perf_counter()
-        pipeline.sample_motion(model, ckpt, feats, roles, layout, settings, dev)
+        pipeline.sample_motion(model, ckpt, feats, roles, poses, settings, dev)
         if dev.type == "cuda":
             torch.cuda.synchronize()
     elapsed = time.perf_counter() - start

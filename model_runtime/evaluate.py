@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,9 @@ from . import features, metrics
 from .audio import ConversationAudio
 from .channels import MOTION_DIM, ROLE_BOTH, ROLE_SPEAKING, channel_index
 from .corpus.dataset import audio_float, list_conversations, load_conversation
-from .geometry import layout_features
 from .layouts import preset_layout
 from .training_data import own_speech_envelopes
-from .pipeline import GenerationSettings, conversation_conditions, load_model, lock_gaze, sample_motion
+from .pipeline import GenerationSettings, conversation_conditions, load_model, sample_motion
 
 
 def energy_baseline(mix: np.ndarray, n: int) -> np.ndarray:
@@ -40,12 +40,10 @@ def energy_baseline(mix: np.ndarray, n: int) -> np.ndarray:
 
 
 def generate_motion(model_path: str, feats, roles, poses, settings: GenerationSettings, seed: int) -> np.ndarray:
+    """The pipeline's own motion (sampling + exact eye contact) for one model and seed."""
     device = torch.device("cpu")
     ckpt, model = load_model(model_path, device)
-    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
-    s = GenerationSettings(**{**settings.__dict__, "seed": seed})
-    motion = sample_motion(model, ckpt, feats, roles, layout, s, device)
-    return np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], s.gaze_lock_degrees) for i in range(2)])
+    return sample_motion(model, ckpt, feats, roles, poses, replace(settings, seed=seed), device)
 
 
 def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:
@@ -99,8 +97,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         for name, pred in preds.items():
             rows[name].append({**score(pred, conv, env), "frames": n})
         if example is None:
-            example = {"preds": preds, "activity": conv["activity"][:, :n], "roles_diarized": roles,
-                       "poses": conv["poses"], "name": Path(path).stem}
+            example = {"preds": preds, "activity": conv["activity"][:, :n], "name": Path(path).stem}
         log(f"  {corpus}: {k + 1}/{len(paths)} {Path(path).name}")
     table = {name: aggregate(r) for name, r in rows.items()}
     for name, d in diversity.items():
@@ -132,7 +129,8 @@ def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) 
         act = np.zeros((2, n), bool)
         for spk, start, dur in segs:
             if spk in speakers:
-                act[speakers.index(spk), int(start * 25):int((start + dur) * 25) + 1] = True
+                fps = features.MODEL_FPS
+                act[speakers.index(spk), int(start * fps):int((start + dur) * fps) + 1] = True
         poses = preset_layout("face_to_face")
         pred = generate_motion(model, feats, roles, poses, settings, 0)
         best = max((metrics.role_accuracy(pred, a) for a in (act, act[::-1])), key=lambda r: r["role_acc_frame"])

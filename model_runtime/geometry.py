@@ -118,6 +118,11 @@ def layout_features(me: HeadPose, partner: HeadPose) -> torch.Tensor:
     return torch.cat([direction, torch.log(distance).reshape(1), partner_forward])
 
 
+def conversation_layout(poses: tuple[HeadPose, HeadPose]) -> torch.Tensor:
+    """(2, LAYOUT_FEATURE_DIM): each person's layout condition, seen from their own head."""
+    return torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
+
+
 def gaze_directions_world(pose: HeadPose, head_angles, gaze_angles) -> torch.Tensor:
     """World-space unit gaze directions (T, 3) from head (T, 3: pitch, yaw, roll) and cyclopean
     gaze (T, 2: yaw, pitch) relative to the head."""

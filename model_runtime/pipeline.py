@@ -16,8 +16,8 @@ from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, 
 from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
 from .errors import TalkingTogetherError
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
-from .geometry import (HeadPose, gaze_directions_world, gaze_error_to_target, gaze_toward,
-                       layout_features)
+from .geometry import (HeadPose, conversation_layout, gaze_directions_world, gaze_error_to_target,
+                       gaze_toward)
 from .result import ConversationResult, PersonTrack
 from .sampling import ddim_timesteps, sample_ddim
 from .windowed import WindowedDenoiser
@@ -79,10 +79,12 @@ def conversation_conditions(audio: ConversationAudio, swap: bool = False,
     return feats, speaker_activity.role_tracks(activity[:, :feats.shape[0]])
 
 
-def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray, layout: torch.Tensor,
-                  settings: GenerationSettings, device: torch.device,
+def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
+                  poses: tuple[HeadPose, HeadPose], settings: GenerationSettings, device: torch.device,
                   progress: Progress | None = None) -> np.ndarray:
-    """Run the sampler over the whole conversation; returns denormalised motion (2, T, D)."""
+    """Run the sampler over the whole conversation and make eye contact exact; returns
+    denormalised motion (2, T, D)."""
+    layout = conversation_layout(poses)
     n = feats.shape[0]
     multiple = model.cfg.time_multiple
     window = max(multiple, int(round(settings.window_seconds * features.MODEL_FPS / multiple)) * multiple)
@@ -108,8 +110,8 @@ def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarra
         steps_done[0] = info["i"] + 1
 
     x0 = sample_ddim(denoiser, noise, ddim_timesteps(settings.steps), callback=on_step)
-    motion = x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean
-    return clip_motion(motion.numpy())
+    motion = clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
+    return np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees) for i in range(2)])
 
 
 def lock_gaze(motion: np.ndarray, me: HeadPose, partner: HeadPose, tolerance_deg: float) -> np.ndarray:
@@ -148,18 +150,15 @@ def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
     if settings.steps < 1:
         raise TalkingTogetherError("quality (sampler steps) must be at least 1")
     device = resolve_device(settings.device)
-    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
+    conversation_layout(poses)  # bad layouts fail here, before the model loads
     if progress:
         progress(0.0, "loading the model")
     ckpt, model = load_model(settings.checkpoint, device)
     if progress:
         progress(0.02, "analysing the audio")
     feats, roles = conversation_conditions(audio, swap, progress)
-    motion = sample_motion(model, ckpt, feats, roles, layout, settings, device, progress)
-    people = tuple(
-        person_track(lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees), roles[i],
-                     poses[i], poses[1 - i])
-        for i in range(2))
+    motion = sample_motion(model, ckpt, feats, roles, poses, settings, device, progress)
+    people = tuple(person_track(motion[i], roles[i], poses[i], poses[1 - i]) for i in range(2))
     result = ConversationResult(
         fps=float(features.MODEL_FPS), people=people, start_time=audio.start_time,
         meta={"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,

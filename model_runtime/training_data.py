@@ -15,7 +15,7 @@ from . import features
 from .channels import MOTION_DIM
 from .roles import role_tracks
 from .corpus.dataset import audio_float, list_conversations, load_conversation
-from .geometry import layout_features
+from .geometry import conversation_layout
 
 
 @dataclass
@@ -56,7 +56,7 @@ def load_training_conversation(path: Path) -> Conversation:
     activity = conv["activity"][:, :n]
     roles = role_tracks(activity)
     poses = conv["poses"]
-    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])]).numpy()
+    layout = conversation_layout(poses).numpy()
     return Conversation(feats[:n], motion[:, :n], roles, layout, Path(path).stem)
 
 

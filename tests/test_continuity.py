@@ -7,7 +7,6 @@ import torch
 
 from model_runtime.audio import AudioClip, ConversationAudio
 from model_runtime.channels import HEAD_SLICE
-from model_runtime.geometry import layout_features
 from model_runtime.layouts import preset_layout
 from model_runtime.pipeline import GenerationSettings, conversation_conditions, load_model, sample_motion
 from model_runtime.windowed import window_starts
@@ -21,15 +20,14 @@ def conditions():
     audio = ConversationAudio.mixed([AudioClip(str(EXAMPLE))])
     feats, roles = conversation_conditions(audio)
     poses = preset_layout("side_by_side")
-    layout = torch.stack([layout_features(poses[0], poses[1]), layout_features(poses[1], poses[0])])
-    return feats, roles, layout
+    return feats, roles, poses
 
 
 def head_motion(conditions, overlap_s: float) -> tuple[np.ndarray, list[int]]:
-    feats, roles, layout = conditions
+    feats, roles, poses = conditions
     settings = GenerationSettings(steps=4, guidance=1.5, window_seconds=WINDOW_S, overlap_seconds=overlap_s)
     ckpt, model = load_model(None, torch.device("cpu"))
-    motion = sample_motion(model, ckpt, feats, roles, layout, settings, torch.device("cpu"))
+    motion = sample_motion(model, ckpt, feats, roles, poses, settings, torch.device("cpu"))
     overlap = int(overlap_s * 25)
     edges = sorted({e for s in window_starts(len(feats), WINDOW, overlap) for e in (s, s + WINDOW)} - {0, len(feats)})
     return np.degrees(motion[..., HEAD_SLICE]), edges
