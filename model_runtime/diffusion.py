@@ -63,9 +63,9 @@ def gaze_loss(pred: torch.Tensor, target: torch.Tensor, layout: torch.Tensor, mu
     return (weight * error).sum() / weight.sum()
 
 
-def drop_conditions(audio, roles, p: float, generator=None):
+def drop_conditions(audio, roles, p: float):
     """Replace audio and roles by the null condition for a random share p of the batch."""
-    drop = torch.rand(audio.shape[0], generator=generator, device=audio.device) < p
+    drop = torch.rand(audio.shape[0], device=audio.device) < p
     audio = torch.where(drop.reshape(-1, *([1] * (audio.dim() - 1))), torch.zeros_like(audio), audio)
     roles = torch.where(drop[:, None, None], torch.full_like(roles, NULL_ROLE), roles)
     return audio, roles

@@ -24,7 +24,6 @@ class Conversation:
     motion: np.ndarray    # (2, T, D)
     roles: np.ndarray     # (2, T)
     layout: np.ndarray    # (2, L)
-    name: str = ""
 
 
 def cached_features(path: Path, mix: np.ndarray) -> np.ndarray:
@@ -57,7 +56,7 @@ def load_training_conversation(path: Path) -> Conversation:
     roles = role_tracks(activity)
     poses = conv["poses"]
     layout = conversation_layout(poses).numpy()
-    return Conversation(feats[:n], motion[:, :n], roles, layout, Path(path).stem)
+    return Conversation(feats[:n], motion[:, :n], roles, layout)
 
 
 def load_split(corpus_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[Conversation]:
