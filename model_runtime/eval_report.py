@@ -9,15 +9,18 @@ from .channels import GAZE_SLICE, HEAD_SLICE, channel_index
 
 COLUMNS = [  # (key, header, format, better)
     ("mouth_err", "mouth MAE", "{:.4f}", "lower"),
+    ("lip_vertex_mm", "lip vertex error mm", "{:.2f}", "lower"),
     ("role_acc_turn", "role acc / turn", "{:.1%}", "higher"),
     ("role_acc_frame", "role acc / frame", "{:.1%}", "higher"),
     ("jaw_env_r", "jaw~own speech r", "{:.2f}", "higher"),
     ("gaze_err_deg", "gaze error °", "{:.1f}", "lower"),
     ("mutual_precision", "mutual gaze P", "{:.1%}", "higher"),
     ("mutual_recall", "mutual gaze R", "{:.1%}", "higher"),
+    ("look_away_share", "looks away", "{:.0%}", "target"),
     ("head_std_yaw", "head yaw std °", "{:.1f}", "target"),
     ("head_std_pitch", "head pitch std °", "{:.1f}", "target"),
     ("head_speed", "head speed °/s", "{:.1f}", "target"),
+    ("blinks_per_min", "blinks / min", "{:.1f}", "target"),
     ("diversity", "diversity", "{:.3f}", "higher"),
 ]
 
@@ -60,14 +63,19 @@ def plot_example(example: dict, path: Path, methods: list[str]) -> None:
     plt.close(fig)
 
 
-def write_report(out: Path, results: dict, examples: dict, real: dict | None, command: str, seconds: float) -> None:
+def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str, list[str]], real: dict | None,
+                 command: str, seconds: float) -> None:
     parts = ["# Evaluation report", "",
              f"Made by `{command}` in {seconds / 60:.1f} minutes on CPU.", "",
              "Every model hears the **mixed** track (both voices in one channel) and takes its roles from the "
              "runtime's own diarization (who is A and who is B matched once per conversation, like the Swap "
              "button). `target` is the corpus's procedural target motion (an upper bound for "
              "role accuracy and correlation, the reference for errors). Head statistics are best when close to "
-             "the target's. Mutual-gaze precision/recall are over frames where both people look at each other.", ""]
+             "the target's. Mutual-gaze precision/recall are over frames where both people look at each other. "
+             "Every model's metrics are averaged over its seeds; diversity is between seeds. Lip vertex error: "
+             "per frame the largest lip-vertex distance on the default head, averaged (as in FaceFormer). "
+             "`looks away`: share of frames whose gaze is more than 8° off the partner's eyes (the per-frame "
+             "gaze error favours a model that never looks away; this column shows which ones do).", ""]
     for label, rows in results.items():
         plot = out / f"example_{label}.png"
         methods = list(rows)
@@ -75,7 +83,11 @@ def write_report(out: Path, results: dict, examples: dict, real: dict | None, co
         share = rows["target"].get("mutual_share_target", 0)
         parts += [f"## {label}", "", table(rows), "",
                   f"Target mutual gaze covers {share:.0%} of frames.", "",
-                  f"![{label} example]({plot.name})", ""]
+                  "Paired differences per conversation (seeds averaged), mean and 95 % bootstrap interval; "
+                  "✓ where the whole interval is on the better side:", ""]
+        for comparison in comparisons[label]:
+            parts += [comparison, ""]
+        parts += [f"![{label} example]({plot.name})", ""]
     if real:
         parts += ["## Real recorded speech (AMI meeting excerpts)", "",
                   "Role accuracy of the default model on real two-person speech, against the RTTM annotation:", "",

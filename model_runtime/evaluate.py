@@ -25,6 +25,8 @@ from . import features, metrics
 from .audio import ConversationAudio
 from .channels import MOTION_DIM, ROLE_BOTH, ROLE_SPEAKING, channel_index
 from .corpus.dataset import audio_float, list_conversations, load_conversation
+from .default_head.lips import lip_vertex_error_mm
+from .eval_stats import comparison_table
 from .layouts import preset_layout
 from .training_data import own_speech_envelopes
 from .pipeline import GenerationSettings, conversation_conditions, load_model, sample_motion
@@ -57,14 +59,15 @@ def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:
 
 def score(pred: np.ndarray, conv: dict, envelopes: np.ndarray) -> dict:
     target, activity = conv["motion"][:, : pred.shape[1]], conv["activity"][:, : pred.shape[1]]
-    row = {"mouth_err": metrics.mouth_error(pred, target), **metrics.role_accuracy(pred, activity),
-           **metrics.gaze_metrics(pred, target, conv["poses"]), **metrics.head_stats(pred),
+    row = {"mouth_err": metrics.mouth_error(pred, target), "lip_vertex_mm": lip_vertex_error_mm(pred, target),
+           **metrics.role_accuracy(pred, activity), **metrics.gaze_metrics(pred, target, conv["poses"]),
+           **metrics.head_stats(pred), "blinks_per_min": metrics.blinks_per_minute(pred),
            "jaw_env_r": metrics.jaw_envelope_correlation(pred, envelopes)}
     return row
 
 
 def aggregate(rows: list[dict]) -> dict:
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if not k.startswith("mutual_")}
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if not k.startswith("mutual_") and k != "conv"}
     tp, pred, true = (sum(r[k] for r in rows) for k in ("mutual_tp", "mutual_pred", "mutual_true"))
     out["mutual_precision"] = tp / max(pred, 1)
     out["mutual_recall"] = tp / max(true, 1)
@@ -73,8 +76,9 @@ def aggregate(rows: list[dict]) -> dict:
 
 
 def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSettings, seeds: int,
-                    limit: int | None, log) -> tuple[dict, dict]:
-    """Metrics per method on one corpus folder, plus curves of its first conversation."""
+                    limit: int | None, log) -> tuple[dict, dict, dict]:
+    """Metrics per method on one corpus folder (every seed scored, then averaged), the rows per
+    conversation and seed, and curves of its first conversation."""
     rows: dict[str, list[dict]] = {"target": [], "audio_energy": [], **{m: [] for m in models}}
     diversity: dict[str, list[float]] = {m: [] for m in models}
     example = None
@@ -90,19 +94,20 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         roles = match_speakers(roles, conv["activity"][:, :n])
         env = own_speech_envelopes(conv, n)
         preds = {"target": conv["motion"][:, :n], "audio_energy": energy_baseline(mix, n)}
+        for name in preds:
+            rows[name].append({**score(preds[name], conv, env), "frames": n, "conv": k})
         for name, path_m in models.items():
             samples = [generate_motion(path_m, feats, roles, conv["poses"], settings, s) for s in range(seeds)]
             preds[name] = samples[0]
             diversity[name].append(metrics.diversity(samples))
-        for name, pred in preds.items():
-            rows[name].append({**score(pred, conv, env), "frames": n})
+            rows[name] += [{**score(sample, conv, env), "frames": n, "conv": k} for sample in samples]
         if example is None:
             example = {"preds": preds, "activity": conv["activity"][:, :n], "name": Path(path).stem}
         log(f"  {corpus}: {k + 1}/{len(paths)} {Path(path).name}")
     table = {name: aggregate(r) for name, r in rows.items()}
     for name, d in diversity.items():
         table[name]["diversity"] = float(np.mean(d))
-    return table, example
+    return table, example, rows
 
 
 def read_rttm(path: Path) -> dict[str, list[tuple[str, float, float]]]:
@@ -148,24 +153,28 @@ def main(argv=None) -> int:
     p.add_argument("--real-speech", help="folder of real recordings with an RTTM (role accuracy only)")
     p.add_argument("--out", default="docs/evaluation", help="folder for REPORT.md, results.json and plots")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--guidance", type=float, default=1.5)
+    p.add_argument("--steps", type=int, default=GenerationSettings.steps)
+    p.add_argument("--guidance", type=float, default=GenerationSettings.guidance)
     p.add_argument("--limit", type=int, help="at most this many conversations per corpus")
+    p.add_argument("--compare", action="append",
+                   help="model compared with every other method, with bootstrap intervals (repeatable; "
+                        "default: the first model)")
     args = p.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
     settings = GenerationSettings(steps=args.steps, guidance=args.guidance, device="cpu")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    results, examples = {}, {}
+    results, examples, comparisons = {}, {}, {}
     for corpus in args.corpus:
         label = Path(corpus).name
-        results[label], examples[label] = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
+        results[label], examples[label], rows = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
+        comparisons[label] = [comparison_table(rows, name) for name in args.compare or [next(iter(models))]]
     real = evaluate_real_speech(args.real_speech, next(iter(models.values())), settings) if args.real_speech else None
     from .eval_report import write_report
     command = "python -m model_runtime.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     (out / "results.json").write_text(json.dumps({"corpora": results, "real_speech": real}, indent=1))
-    write_report(out, results, examples, real, command, time.time() - start)
+    write_report(out, results, examples, comparisons, real, command, time.time() - start)
     print(f"wrote {out / 'REPORT.md'}")
     return 0
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .channels import GAZE_SLICE, HEAD_SLICE, channel_index
-from .geometry import HeadPose, angle_between, gaze_directions_world, mutual_gaze
+from .geometry import HeadPose, angle_between, gaze_directions_world, gaze_error_to_target, mutual_gaze
 from .masks import dilate, runs
 
 MOUTH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthPressLeft", "mouthPressRight",
@@ -20,6 +20,8 @@ MOUTH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthP
                   "mouthSmileLeft", "mouthSmileRight")
 MOUTH_IDX = [channel_index(n) for n in MOUTH_CHANNELS]
 JAW = channel_index("jawOpen")
+BLINK = channel_index("eyeBlinkLeft")
+ON_PARTNER_DEG = 8.0       # a gaze ray this close to the partner's eyes looks at them
 MOVING_WINDOW = 9          # frames (0.36 s) over which a mouth counts as moving
 MOVING_STD = 0.03          # jawOpen standard deviation above which a mouth is moving
 MIN_TURN_FRAMES = 12       # turns shorter than 0.48 s are not scored per turn
@@ -77,12 +79,16 @@ def world_gaze(motion: np.ndarray, poses: tuple[HeadPose, HeadPose]) -> list[tor
 
 
 def gaze_metrics(pred: np.ndarray, target: np.ndarray, poses: tuple[HeadPose, HeadPose]) -> dict[str, float]:
-    """Angular error of world gaze rays (degrees) and mutual-gaze precision / recall."""
+    """Angular error of world gaze rays (degrees), the share of time looking away from the
+    partner (its distance to the target's share shows staring or restless eyes, which the
+    angular error alone does not) and mutual-gaze precision / recall counts."""
     gp, gt = world_gaze(pred, poses), world_gaze(target, poses)
     err = torch.cat([angle_between(gp[i], gt[i]) for i in range(2)])
+    off_partner = torch.cat([gaze_error_to_target(poses[i], gp[i], poses[1 - i].position()) for i in range(2)])
     mp = mutual_gaze(poses[0], gp[0], poses[1], gp[1]).numpy()
     mt = mutual_gaze(poses[0], gt[0], poses[1], gt[1]).numpy()
     return {"gaze_err_deg": float(err.mean()) * 180 / math.pi,
+            "look_away_share": float((off_partner > math.radians(ON_PARTNER_DEG)).float().mean()),
             "mutual_tp": int((mp & mt).sum()), "mutual_pred": int(mp.sum()), "mutual_true": int(mt.sum())}
 
 
@@ -93,6 +99,13 @@ def head_stats(motion: np.ndarray) -> dict[str, float]:
     return {"head_std_pitch": float(head[..., 0].std(1).mean()), "head_std_yaw": float(head[..., 1].std(1).mean()),
             "head_std_roll": float(head[..., 2].std(1).mean()), "head_speed": float(speed),
             "head_mean_yaw_abs": float(np.abs(head[..., 1].mean(1)).mean())}
+
+
+def blinks_per_minute(motion: np.ndarray) -> float:
+    """Blinks (eyeBlinkLeft rising past 0.5) per person per minute at the model's 25 fps."""
+    closed = motion[..., BLINK] > 0.5
+    onsets = (closed[:, 1:] & ~closed[:, :-1]).sum()
+    return float(onsets / (motion.shape[0] * motion.shape[1] / (25 * 60)))
 
 
 def jaw_envelope_correlation(motion: np.ndarray, envelopes: np.ndarray) -> float:

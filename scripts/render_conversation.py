@@ -38,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:        # the add-on and its runtime import as plain packages from the repo
     sys.path.insert(0, ROOT)
 
-# The mouth of the default head in its armature space (rig_geometry: MOUTH_Z, front of the face).
+# The mouth of the default head in its armature space (model_runtime.default_head.geometry: MOUTH_Z, front of the face).
 MOUTH_LOCAL = (0.0, -0.095, 0.118)
 BACKGROUND = (0.62, 0.64, 0.67)
 MANIFEST = "render_conversation.json"

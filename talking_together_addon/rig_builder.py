@@ -1,8 +1,9 @@
 """The default head rig: a face mesh with the 52 ARKit shape keys, eyeballs and an armature.
 
-Geometry comes from rig_geometry (base mesh) and rig_shapes (shape-key offsets), both numpy
-only; this module turns them into Blender data. Everything is built in armature space with
-the armature at the origin, so the rig faces -Y (Blender's front) until scene_layout moves it.
+Geometry comes from the runtime's default_head package (base mesh and shape-key offsets, numpy
+only, shared with the evaluation's lip-vertex error); this module turns it into Blender data.
+Everything is built in armature space with the armature at the origin, so the rig faces -Y
+(Blender's front) until scene_layout moves it.
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from . import rig_geometry as geo
-from . import rig_shapes
 from .rig_math import bone_to_head, clean_euler_order, head_basis
+from .runtime import module
+
+geo = module("default_head.geometry")
+head_shapes = module("default_head.shapes")
 
 # name, RGBA (Workbench shows a material's viewport colour).
 MATERIALS = (("TT Skin", (0.80, 0.58, 0.47, 1)), ("TT Lips", (0.62, 0.30, 0.30, 1)),
@@ -107,7 +110,7 @@ def _set_rotation_modes(arm) -> None:
 
 def _add_shape_keys(obj, verts, attrs) -> None:
     obj.shape_key_add(name="Basis", from_mix=False)
-    for name, offsets in rig_shapes.shape_offsets(verts, attrs).items():
+    for name, offsets in head_shapes.shape_offsets(verts, attrs).items():
         kb = obj.shape_key_add(name=name, from_mix=False)
         kb.data.foreach_set("co", (verts + offsets).astype(np.float32).ravel())
         kb.slider_min, kb.slider_max = 0.0, 1.0

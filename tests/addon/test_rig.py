@@ -9,7 +9,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from talking_together_addon import rig_binding, rig_builder, scene_layout  # noqa: E402
-from talking_together_addon import rig_geometry as geo  # noqa: E402
+from model_runtime.default_head import geometry as geo  # noqa: E402
 from talking_together_addon.runtime import module  # noqa: E402
 
 channels = module("channels")

@@ -1,4 +1,5 @@
-"""Procedural geometry of the default head (numpy only; rig_builder turns it into Blender data).
+"""Procedural geometry of the default head (numpy only; the add-on's rig_builder turns it into
+Blender data).
 
 Armature space, metres, the face looking down -Y, +X is the person's left, Z up.
 The head is one closed surface whose rings circle the mouth: the innermost rings form the

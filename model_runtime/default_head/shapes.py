@@ -1,15 +1,16 @@
 """The 52 ARKit shape keys of the default head as vertex offsets (numpy only).
 
 Each shape is a sum of smooth, localised displacements over the rest vertices, using the
-per-vertex attributes rig_geometry records (which part, which mouth ring and angle, which
+per-vertex attributes default_head.geometry records (which part, which mouth ring and angle, which
 eyelid and where on it). 'Left' is the person's own left (+X), as ARKit names it.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import rig_geometry as geo
-from .rig_geometry import gauss, smoothstep
+from ..channels import ARKIT_BLENDSHAPES
+from . import geometry as geo
+from .geometry import gauss, smoothstep
 
 JAW_DEGREES = 17.0      # jawOpen = 1 turns the lower face this far about the jaw pivot
 SIDES = {"Left": 1.0, "Right": -1.0}
@@ -175,10 +176,9 @@ def _brow_shapes(f: Face) -> dict:
 
 def shape_offsets(verts: np.ndarray, attrs: dict) -> dict[str, np.ndarray]:
     """Offsets (N, 3) per ARKit shape name, in ARKit order."""
-    from .runtime import module
     f = Face(verts, attrs)
     shapes = {**_mouth_shapes(f), **_eye_shapes(f), **_brow_shapes(f)}
-    names = module("channels").ARKIT_BLENDSHAPES
+    names = ARKIT_BLENDSHAPES
     missing = set(names) - set(shapes)
     if missing:
         raise RuntimeError(f"default head lacks shapes {sorted(missing)}")

@@ -1,0 +1,59 @@
+"""Paired comparisons between two methods on the same conversations, with bootstrap intervals.
+
+A difference between two models is only worth reporting as "better" when it is larger than
+what resampling the held-out conversations would move it by: each comparison pairs the
+methods conversation by conversation (seeds averaged first) and bootstraps the mean
+difference over conversations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# The issue's headline metrics and which direction is better.
+HEADLINE = (("mouth_err", "mouth MAE", "lower"), ("role_acc_turn", "role acc / turn", "higher"),
+            ("gaze_err_deg", "gaze error °", "lower"))
+BOOTSTRAP_SAMPLES = 4000
+
+
+@dataclass
+class Comparison:
+    delta: float      # mean of (method - baseline) over conversations
+    low: float        # 95 % bootstrap interval of that mean
+    high: float
+    better: bool      # the whole interval lies on the better side of zero
+
+    def cell(self, fmt: str) -> str:
+        mark = " ✓" if self.better else ""
+        return f"{fmt.format(self.delta)} [{fmt.format(self.low)}, {fmt.format(self.high)}]{mark}"
+
+
+def per_conversation(rows: list[dict], key: str) -> np.ndarray:
+    """Mean of ``key`` per conversation (rows carry a ``conv`` index; several seeds each)."""
+    convs = sorted({r["conv"] for r in rows})
+    return np.array([np.mean([r[key] for r in rows if r["conv"] == c]) for c in convs])
+
+
+def compare(method: list[dict], baseline: list[dict], key: str, direction: str, seed: int = 0) -> Comparison:
+    diff = per_conversation(method, key) - per_conversation(baseline, key)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(diff), size=(BOOTSTRAP_SAMPLES, len(diff)))
+    means = diff[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    better = high < 0 if direction == "lower" else low > 0
+    return Comparison(float(diff.mean()), float(low), float(high), bool(better))
+
+
+def comparison_table(rows: dict[str, list[dict]], method: str) -> str:
+    """Markdown: ``method`` minus each other method on the headline metrics, with intervals."""
+    fmts = {"mouth_err": "{:+.4f}", "role_acc_turn": "{:+.1%}", "gaze_err_deg": "{:+.2f}"}
+    head = f"| {method} minus | " + " | ".join(label for _, label, _ in HEADLINE) + " |"
+    lines = [head, "|" + "---|" * (len(HEADLINE) + 1)]
+    for other, other_rows in rows.items():
+        if other in (method, "target"):
+            continue
+        cells = [compare(rows[method], other_rows, key, direction).cell(fmts[key])
+                 for key, _, direction in HEADLINE]
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
