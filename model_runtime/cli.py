@@ -53,7 +53,8 @@ def cmd_generate(args) -> int:
     poses = preset_layout(args.layout, args.distance, args.height_offset)
     audio = build_audio(args)
     settings = GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance, device=args.device,
-                                  checkpoint=args.weights, output_fps=args.fps)
+                                  checkpoint=args.weights, output_fps=args.fps,
+                                  blinks_per_minute=args.blinks_per_minute)
     bar = ProgressBar()
     try:
         result = generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap)
@@ -96,6 +97,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--steps", type=int, default=6, help="sampler steps: more is slower and finer")
     g.add_argument("--guidance", type=float, default=1.5, help="expressiveness (1 = off)")
+    g.add_argument("--blinks-per-minute", type=float, default=17.0,
+                   help="each person blinks at least this often; the model's own blinks are kept (0: only those)")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--weights", help="checkpoint file (default: the shipped weights)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

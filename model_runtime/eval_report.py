@@ -64,9 +64,13 @@ def plot_example(example: dict, path: Path, methods: list[str]) -> None:
 
 
 def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str, list[str]], real: dict | None,
-                 command: str, seconds: float) -> None:
+                 command: str, seconds: float, settings) -> None:
     parts = ["# Evaluation report", "",
              f"Made by `{command}` in {seconds / 60:.1f} minutes on CPU.", "",
+             f"Generation settings as a user gets them: {settings.steps} sampler steps, guidance "
+             f"{settings.guidance}, exact eye contact within {settings.gaze_lock_degrees:g}°, blinks complemented "
+             f"to {settings.blinks_per_minute:g} a minute (`blinks / min` shows the result; 0 shows the "
+             "models' own).", "",
              "Every model hears the **mixed** track (both voices in one channel) and takes its roles from the "
              "runtime's own diarization (who is A and who is B matched once per conversation, like the Swap "
              "button). `target` is the corpus's procedural target motion (an upper bound for "

@@ -155,13 +155,16 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=GenerationSettings.steps)
     p.add_argument("--guidance", type=float, default=GenerationSettings.guidance)
+    p.add_argument("--blinks-per-minute", type=float, default=GenerationSettings.blinks_per_minute,
+                   help="the runtime's blink complement (0: the models' own blinks only)")
     p.add_argument("--limit", type=int, help="at most this many conversations per corpus")
     p.add_argument("--compare", action="append",
                    help="model compared with every other method, with bootstrap intervals (repeatable; "
                         "default: the first model)")
     args = p.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
-    settings = GenerationSettings(steps=args.steps, guidance=args.guidance, device="cpu")
+    settings = GenerationSettings(steps=args.steps, guidance=args.guidance, device="cpu",
+                                  blinks_per_minute=args.blinks_per_minute)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -174,7 +177,7 @@ def main(argv=None) -> int:
     from .eval_report import write_report
     command = "python -m model_runtime.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     (out / "results.json").write_text(json.dumps({"corpora": results, "real_speech": real}, indent=1))
-    write_report(out, results, examples, comparisons, real, command, time.time() - start)
+    write_report(out, results, examples, comparisons, real, command, time.time() - start, settings)
     print(f"wrote {out / 'REPORT.md'}")
     return 0
 

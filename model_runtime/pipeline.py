@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import features, roles as speaker_activity
+from . import blinks, features, roles as speaker_activity
 from .audio import ConversationAudio
 from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS,
                        clip_motion)
@@ -35,6 +35,7 @@ class GenerationSettings:
     window_seconds: float = 10.24  # frames per model call: memory is bounded by this
     overlap_seconds: float = 2.56
     gaze_lock_degrees: float = 12.0  # snap gaze this close to the partner's eyes exactly onto them
+    blinks_per_minute: float = blinks.NATURAL_PER_MINUTE  # at least this many (0: the model's own only)
     output_fps: float | None = None  # None: the model's own 25 fps
 
 
@@ -82,8 +83,8 @@ def conversation_conditions(audio: ConversationAudio, swap: bool = False,
 def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
                   poses: tuple[HeadPose, HeadPose], settings: GenerationSettings, device: torch.device,
                   progress: Progress | None = None) -> np.ndarray:
-    """Run the sampler over the whole conversation and make eye contact exact; returns
-    denormalised motion (2, T, D)."""
+    """Run the sampler over the whole conversation, make eye contact exact and blinks as
+    frequent as people's; returns denormalised motion (2, T, D)."""
     layout = conversation_layout(poses)
     n = feats.shape[0]
     multiple = model.cfg.time_multiple
@@ -111,7 +112,10 @@ def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarra
 
     x0 = sample_ddim(denoiser, noise, ddim_timesteps(settings.steps), callback=on_step)
     motion = clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
-    return np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees) for i in range(2)])
+    motion = np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees) for i in range(2)])
+    rng = np.random.default_rng(int(settings.seed))
+    return np.stack([blinks.complement_blinks(motion[i], roles[i], features.MODEL_FPS,
+                                              settings.blinks_per_minute, rng) for i in range(2)])
 
 
 def lock_gaze(motion: np.ndarray, me: HeadPose, partner: HeadPose, tolerance_deg: float) -> np.ndarray:

@@ -141,7 +141,7 @@ class Plan:
         return pipeline.generate(audio, self.poses, self.settings, progress=progress, swap=self.swap)
 
 
-def _generation_settings(seed, steps, guidance, device, checkpoint):
+def _generation_settings(seed, steps, guidance, device, checkpoint, blinks_per_minute):
     prefs = addon_preferences()
     if device in (None, "default"):
         device = prefs.device if prefs else "auto"
@@ -155,7 +155,8 @@ def _generation_settings(seed, steps, guidance, device, checkpoint):
                 "clear it to use the shipped weights.")
     pipeline = runtime.module("pipeline")
     return pipeline.GenerationSettings(seed=int(seed), steps=int(steps), guidance=float(guidance),
-                                       device=device, checkpoint=checkpoint or None)
+                                       device=device, checkpoint=checkpoint or None,
+                                       blinks_per_minute=float(blinks_per_minute))
 
 
 def _preload_model(settings) -> None:
@@ -183,15 +184,16 @@ def _check_range(scene, audio_plan, extend: bool, warnings: list) -> None:
 
 
 def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, layout=None,
-            distance=None, height_offset=0.0, seed=0, steps=6, guidance=1.5, device="auto",
-            checkpoint=None, name="Conversation", use_nla=False, swap=False,
+            distance=None, height_offset=0.0, seed=0, steps=6, guidance=1.5, blinks_per_minute=17.0,
+            device="auto", checkpoint=None, name="Conversation", use_nla=False, swap=False,
             extend_scene_range=True) -> Plan:
     """Check every input and return a Plan; raises, and changes nothing, on any problem."""
     if runtime.missing_dependencies():
         raise runtime.errors.TalkingTogetherError(TORCH_MISSING)
     if not name or not name.strip():
         raise ValueError("the conversation needs a name (the bake's action and NLA names use it).")
-    settings = _at_scene_fps(_generation_settings(seed, steps, guidance, device, checkpoint), scene)
+    settings = _at_scene_fps(_generation_settings(seed, steps, guidance, device, checkpoint, blinks_per_minute),
+                             scene)
     bindings = resolve_pair(rig_a, rig_b, mapping_a, mapping_b)
     _preload_model(settings)
     place = bool(layout) and layout != FREE_LAYOUT
@@ -215,7 +217,8 @@ def prepare_from_settings(scene) -> Plan:
     check_pair(s.rig_a, s.rig_b)
     audio_plan = audio_source.plan_from_settings(scene, s)
     return prepare(scene, s.rig_a, s.rig_b, audio_plan, mapping_a=s.mapping_a, mapping_b=s.mapping_b,
-                   seed=s.seed, steps=s.steps, guidance=s.guidance, device=s.device, checkpoint=None,
+                   seed=s.seed, steps=s.steps, guidance=s.guidance, blinks_per_minute=s.blinks_per_minute,
+                   device=s.device, checkpoint=None,
                    name=s.conversation_name, use_nla=s.use_nla, swap=s.swap_speakers,
                    extend_scene_range=s.extend_scene_range)
 
@@ -238,8 +241,8 @@ def finish(plan: Plan, result):
 
 def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, layout=None,
              distance=None, height_offset=0.0, mapping_a=None, mapping_b=None, seed=0, steps=6,
-             guidance=1.5, device="auto", checkpoint=None, name="Conversation", use_nla=False,
-             swap=False, extend_scene_range=True, progress=None):
+             guidance=1.5, blinks_per_minute=17.0, device="auto", checkpoint=None, name="Conversation",
+             use_nla=False, swap=False, extend_scene_range=True, progress=None):
     """Generate and bake a conversation; returns the bake's BakeReport.
 
     rig_a/rig_b default to the panel's rigs. ``audio`` is a sound strip (or its name), an
@@ -254,7 +257,8 @@ def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, la
                   else audio_source.plan_from_value(scene, audio, stereo=stereo))
     plan = prepare(scene, rig_a, rig_b, audio_plan, mapping_a=mapping_a, mapping_b=mapping_b,
                    layout=layout, distance=distance, height_offset=height_offset, seed=seed,
-                   steps=steps, guidance=guidance, device=device, checkpoint=checkpoint, name=name,
+                   steps=steps, guidance=guidance, blinks_per_minute=blinks_per_minute, device=device,
+                   checkpoint=checkpoint, name=name,
                    use_nla=use_nla, swap=swap, extend_scene_range=extend_scene_range)
     for w in plan.warnings:
         print(f"Talking Together: warning: {w}")

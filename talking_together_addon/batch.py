@@ -25,7 +25,7 @@ shot per row, a header row naming the fields). Fields, all optional but ``audio`
     layout      a layout preset (presets/layouts.json); default: face_to_face for added rigs,
                 otherwise the rigs stay where they are
     seed        integer (default 0): same shot + same seed -> same keyframes
-    steps, guidance, device, checkpoint, swap, use_nla, conversation (bake name),
+    steps, guidance, blinks_per_minute, device, checkpoint, swap, use_nla, conversation (bake name),
     mapping_a, mapping_b, frame_start (where per-person audio files start; default scene start)
     output      where to save (default: <blend stem>_talking.blend beside the blend, or
                 <name>_talking.blend beside the shot list for new scenes); --overwrite saves
@@ -155,6 +155,7 @@ def _add_single_shot_arguments(single) -> None:
     single.add_argument("--seed", type=int)
     single.add_argument("--steps", type=int)
     single.add_argument("--guidance", type=float)
+    single.add_argument("--blinks-per-minute", type=float)
     single.add_argument("--checkpoint")
     single.add_argument("--output")
 
@@ -171,7 +172,7 @@ def _single_shot(args) -> list[Shot]:
         fields["audio"] = args.audio if len(args.audio) > 1 else args.audio[0]
     if args.rigs:
         fields["rigs"] = args.rigs[0] if len(args.rigs) == 1 else args.rigs
-    for key in ("layout", "seed", "steps", "guidance", "checkpoint", "output"):
+    for key in ("layout", "seed", "steps", "guidance", "blinks_per_minute", "checkpoint", "output"):
         if getattr(args, key) is not None:
             fields[key] = getattr(args, key)
     if args.stereo:

@@ -17,7 +17,8 @@ from .batch_scene import audio_argument, open_blend, output_path, shot_rigs
 from .batch_shots import Shot
 
 # Shot fields passed on to api.generate, and the argument each becomes.
-GENERATE_ARGUMENTS = (("steps", "steps"), ("guidance", "guidance"), ("checkpoint", "checkpoint"),
+GENERATE_ARGUMENTS = (("steps", "steps"), ("guidance", "guidance"), ("blinks_per_minute", "blinks_per_minute"),
+                      ("checkpoint", "checkpoint"),
                       ("swap", "swap"), ("use_nla", "use_nla"), ("conversation", "name"),
                       ("mapping_a", "mapping_a"), ("mapping_b", "mapping_b"))
 

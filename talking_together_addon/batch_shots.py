@@ -14,9 +14,9 @@ from pathlib import Path
 LIST_FIELDS = {"audio", "rigs"}
 BOOL_FIELDS = {"stereo", "swap", "use_nla"}
 INT_FIELDS = {"seed", "steps"}
-FLOAT_FIELDS = {"guidance", "frame_start"}
+FLOAT_FIELDS = {"guidance", "blinks_per_minute", "frame_start"}
 KNOWN_FIELDS = {"name", "blend", "audio", "stereo", "rigs", "layout", "seed", "steps", "guidance",
-                "device", "checkpoint", "swap", "use_nla", "conversation", "mapping_a",
+                "blinks_per_minute", "device", "checkpoint", "swap", "use_nla", "conversation", "mapping_a",
                 "mapping_b", "frame_start", "output"}
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}

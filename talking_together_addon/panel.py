@@ -84,6 +84,7 @@ class VIEW3D_PT_talking_together_generation(_SubPanel, Panel):
         layout.prop(s, "seed")
         layout.prop(s, "steps")
         layout.prop(s, "guidance")
+        layout.prop(s, "blinks_per_minute")
         layout.prop(s, "device")
 
 

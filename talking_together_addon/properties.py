@@ -138,6 +138,10 @@ class TalkingTogetherSettings(bpy.types.PropertyGroup):
                        description="Sampling steps: more is smoother and slower")
     guidance: FloatProperty(name="Expressiveness", default=1.5, min=0.0, soft_max=4.0, max=10.0,
                             description="How strongly the motion follows the audio and roles (guidance scale)")
+    blinks_per_minute: FloatProperty(name="Blinks / min", default=17.0, min=0.0, soft_max=30.0, max=60.0,
+                                     description="Each person blinks at least this often: the model's own "
+                                                 "blinks are kept and more are added at turn starts and gaze "
+                                                 "shifts (0: only the model's)")
     device: EnumProperty(name="Device", items=DEVICES, default="default",
                          description="Where the model runs")
     conversation_name: StringProperty(name="Name", default="Conversation",

@@ -36,6 +36,17 @@ def test_generate_gives_both_people_every_channel_in_range(example_audio):
         assert set(np.unique(person.roles)) <= {0, 1, 2, 3}
 
 
+def test_both_people_blink_as_often_as_asked(example_audio):
+    from model_runtime.blinks import blink_onsets
+    blink = OUTPUT_FACE_CHANNELS.index("eyeBlinkLeft")
+    minutes = example_audio.duration / 60
+    for rate in (17.0, 30.0):
+        result = generate(example_audio, preset_layout("face_to_face"),
+                          GenerationSettings(**{**FAST.__dict__, "blinks_per_minute": rate}))
+        for person in result.people:
+            assert len(blink_onsets(person.face[:, blink], result.fps)) >= round(rate * minutes)
+
+
 def test_output_frame_rate_and_start_time_follow_the_request(example_audio):
     shifted = ConversationAudio(mix=example_audio.mix, tracks=None, start_time=2.5, mode="mixed")
     result = generate(shifted, preset_layout("corner"), GenerationSettings(**{**FAST.__dict__, "output_fps": 30000 / 1001}))

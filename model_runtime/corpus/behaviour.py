@@ -294,19 +294,3 @@ def blink_times(p: int, conv: Conversation, plan: "GazePlan", rng: np.random.Gen
             kept.append(x)
     doubles = [x + rng.uniform(0.3, 0.4) for x in kept if rng.random() < 0.06]
     return sorted(kept + doubles)
-
-
-def blink_curve(times: np.ndarray, onsets: list[float], rng: np.random.Generator) -> np.ndarray:
-    """Eyelid closure 0..1: close fast (50-80 ms), stay shut 25-40 ms, open slower (90-140 ms):
-    165-260 ms in all."""
-    out = np.zeros_like(times)
-    for t0 in onsets:
-        c, h, o = rng.uniform(0.05, 0.08), rng.uniform(0.025, 0.04), rng.uniform(0.09, 0.14)
-        amp = rng.uniform(0.92, 1.0)
-        a, b = np.searchsorted(times, t0), np.searchsorted(times, t0 + c + h + o + 0.05)
-        u = times[a:b] - t0
-        close = np.sin(0.5 * np.pi * np.clip(u / c, 0, 1))
-        open_ = 1.0 - np.clip((u - c - h) / o, 0, 1) ** 0.8
-        v = amp * np.where(u < c, close, np.where(u < c + h, 1.0, np.clip(open_, 0, 1)))
-        out[a:b] = np.maximum(out[a:b], v)
-    return out

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blinks import blink_curve
 from ..channels import MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
 from ..geometry import HeadPose
-from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_curve, blink_times,
-                        envelope, head_motion, lowpass, sample_style, smooth_noise)
+from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
+                        lowpass, sample_style, smooth_noise)
 from .gazeplan import fixational, gaze_directions_rest, gaze_in_head, partner_angles, plan_gaze
 from .timing import DialogueTiming
 from .visemes import AH, VisemeSegment, viseme_curves, viseme_segments

@@ -1,0 +1,82 @@
+"""Blinks: the eyelid closure curve (shared with the corpus targets) and the runtime's
+complement to the model's own blinks.
+
+The sampler keeps most of what the model learned but, at the few steps an artist can wait for,
+it averages away some brief random events: the default model blinks 5-10 times a minute where
+people blink 15-20 times. ``complement_blinks`` keeps every blink the model made and adds
+blinks where research puts them (at the person's own turn starts and with large gaze shifts,
+then anywhere) until the person blinks at least ``per_minute`` times, never closer than
+MIN_GAP_S to another blink.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .channels import GAZE_SLICE, HEAD_SLICE, ROLE_BOTH, ROLE_SPEAKING, channel_index
+
+NATURAL_PER_MINUTE = 17.0       # adults in conversation: ~15-20 (Bentivoglio et al. 1997)
+MIN_GAP_S = 0.7
+CLOSED = 0.5                    # eyeBlink weight above which the eye counts as shut
+GAZE_SHIFT_DEG_PER_FRAME = 1.5  # eye-in-world speed of a saccade (> ~40 deg/s at 25 fps)
+BLINK_CHANNELS = (channel_index("eyeBlinkLeft"), channel_index("eyeBlinkRight"))
+
+
+def blink_curve(times: np.ndarray, onsets: list[float], rng: np.random.Generator) -> np.ndarray:
+    """Eyelid closure 0..1: close fast (50-80 ms), stay shut 25-40 ms, open slower (90-140 ms):
+    165-260 ms in all."""
+    out = np.zeros_like(times)
+    for t0 in onsets:
+        c, h, o = rng.uniform(0.05, 0.08), rng.uniform(0.025, 0.04), rng.uniform(0.09, 0.14)
+        amp = rng.uniform(0.92, 1.0)
+        a, b = np.searchsorted(times, t0), np.searchsorted(times, t0 + c + h + o + 0.05)
+        u = times[a:b] - t0
+        close = np.sin(0.5 * np.pi * np.clip(u / c, 0, 1))
+        open_ = 1.0 - np.clip((u - c - h) / o, 0, 1) ** 0.8
+        v = amp * np.where(u < c, close, np.where(u < c + h, 1.0, np.clip(open_, 0, 1)))
+        out[a:b] = np.maximum(out[a:b], v)
+    return out
+
+
+def blink_onsets(closure: np.ndarray, fps: float) -> np.ndarray:
+    """Times (s) at which a closure curve (T,) crosses CLOSED upward."""
+    shut = closure > CLOSED
+    frames = np.flatnonzero(shut[1:] & ~shut[:-1]) + 1
+    return np.concatenate([[0.0] if shut[0] else [], frames / fps])
+
+
+def _event_times(motion: np.ndarray, roles: np.ndarray, fps: float) -> np.ndarray:
+    """Moments people tend to blink: own turn starts, then the starts of large gaze shifts."""
+    speaking = np.isin(roles, (ROLE_SPEAKING, ROLE_BOTH))
+    turn_starts = np.flatnonzero(speaking[1:] & ~speaking[:-1]) + 1
+    eye_in_world = motion[:, HEAD_SLICE][:, 1::-1] + motion[:, GAZE_SLICE]   # (yaw, pitch) roughly
+    speed = np.degrees(np.abs(np.diff(eye_in_world, axis=0)).sum(axis=1))
+    fast = speed > GAZE_SHIFT_DEG_PER_FRAME
+    shift_starts = np.flatnonzero(fast[1:] & ~fast[:-1]) + 1
+    return np.concatenate([turn_starts, shift_starts]) / fps
+
+
+def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_minute: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """One person's motion (T, D) with blinks added up to ``per_minute``; roles (T,)."""
+    n = motion.shape[0]
+    duration = n / fps
+    closure = motion[:, BLINK_CHANNELS].max(axis=1)
+    taken = list(blink_onsets(closure, fps))
+    missing = int(round(per_minute * duration / 60.0)) - len(taken)
+    if missing <= 0:
+        return motion
+    events = _event_times(motion, roles, fps)
+    events = rng.permutation(events[rng.random(len(events)) < 0.5])     # about half of them
+    anywhere = rng.uniform(0.0, max(duration - 0.3, 0.0), size=8 * missing + 8)
+    added = []
+    for t in np.concatenate([events, anywhere]):
+        if len(added) == missing:
+            break
+        if all(abs(t - other) >= MIN_GAP_S for other in taken):
+            taken.append(t)
+            added.append(float(t))
+    curve = blink_curve(np.arange(n) / fps, added, rng)
+    out = motion.copy()
+    for c in BLINK_CHANNELS:
+        out[:, c] = np.maximum(out[:, c], curve)
+    return out
