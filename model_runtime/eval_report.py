@@ -74,7 +74,10 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
              "Every model hears the **mixed** track (both voices in one channel) and takes its roles from the "
              "runtime's own diarization (who is A and who is B matched once per conversation, like the Swap "
              "button). `target` is the corpus's procedural target motion (an upper bound for "
-             "role accuracy and correlation, the reference for errors). Head statistics are best when close to "
+             "role accuracy and correlation, the reference for errors). `target_redrawn` is the same "
+             "conversation's targets drawn again with another behaviour seed (same words, timing and layout): "
+             "the score of a model that samples the target distribution perfectly, so errors below it come "
+             "from playing safe (e.g. never looking away), not from knowing more. Head statistics are best when close to "
              "the target's. Mutual-gaze precision/recall are over frames where both people look at each other. "
              "Every model's metrics are averaged over its seeds; diversity is between seeds. Lip vertex error: "
              "per frame the largest lip-vertex distance on the default head, averaged (as in FaceFormer). "
@@ -83,7 +86,8 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
     for label, rows in results.items():
         plot = out / f"example_{label}.png"
         methods = list(rows)
-        plot_example(examples[label], plot, [m for m in methods if m != "audio_energy"][:4] + ["audio_energy"])
+        models = [m for m in methods if m not in ("audio_energy", "target_redrawn")]
+        plot_example(examples[label], plot, models[:4] + ["audio_energy"])
         share = rows["target"].get("mutual_share_target", 0)
         parts += [f"## {label}", "", table(rows), "",
                   f"Target mutual gaze covers {share:.0%} of frames.", "",

@@ -51,7 +51,7 @@ def comparison_table(rows: dict[str, list[dict]], method: str) -> str:
     head = f"| {method} minus | " + " | ".join(label for _, label, _ in HEADLINE) + " |"
     lines = [head, "|" + "---|" * (len(HEADLINE) + 1)]
     for other, other_rows in rows.items():
-        if other in (method, "target"):
+        if other in (method, "target") or not other_rows:
             continue
         cells = [compare(rows[method], other_rows, key, direction).cell(fmts[key])
                  for key, _, direction in HEADLINE]

@@ -48,6 +48,19 @@ def generate_motion(model_path: str, feats, roles, poses, settings: GenerationSe
     return sample_motion(model, ckpt, feats, roles, poses, replace(settings, seed=seed), device)
 
 
+def redrawn_target(conv: dict, n: int, seed: int) -> np.ndarray | None:
+    """The conversation's targets drawn again with another behaviour seed (same words, timing and
+    layout): what a model that samples the target distribution perfectly would be scored. None
+    for files without phone timing (studio capture)."""
+    from .corpus.targets import make_targets
+    from .corpus.timing import DialogueTiming
+    segments = conv["meta"].get("segments")
+    if not segments or not all(s.get("phones") for s in segments):
+        return None
+    timing = DialogueTiming.from_segments_json(segments, len(conv["mix"]) / conv["sample_rate"])
+    return make_targets(timing, conv["poses"], n, np.random.default_rng([seed, 104729]), fps=conv["fps"])
+
+
 def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:
     """Diarization calls the first voice heard person A; the corpus may have it the other way
     round. Take the assignment that agrees with the truth, as a user would press Swap once."""
@@ -79,7 +92,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
                     limit: int | None, log) -> tuple[dict, dict, dict]:
     """Metrics per method on one corpus folder (every seed scored, then averaged), the rows per
     conversation and seed, and curves of its first conversation."""
-    rows: dict[str, list[dict]] = {"target": [], "audio_energy": [], **{m: [] for m in models}}
+    rows: dict[str, list[dict]] = {"target": [], "target_redrawn": [], "audio_energy": [], **{m: [] for m in models}}
     diversity: dict[str, list[float]] = {m: [] for m in models}
     example = None
     paths = list_conversations(corpus)[:limit]
@@ -93,7 +106,10 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         n = feats.shape[0]
         roles = match_speakers(roles, conv["activity"][:, :n])
         env = own_speech_envelopes(conv, n)
-        preds = {"target": conv["motion"][:, :n], "audio_energy": energy_baseline(mix, n)}
+        preds = {"target": conv["motion"][:, :n], "target_redrawn": redrawn_target(conv, n, k),
+                 "audio_energy": energy_baseline(mix, n)}
+        if preds["target_redrawn"] is None:
+            del preds["target_redrawn"]
         for name in preds:
             rows[name].append({**score(preds[name], conv, env), "frames": n, "conv": k})
         for name, path_m in models.items():
@@ -104,7 +120,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         if example is None:
             example = {"preds": preds, "activity": conv["activity"][:, :n], "name": Path(path).stem}
         log(f"  {corpus}: {k + 1}/{len(paths)} {Path(path).name}")
-    table = {name: aggregate(r) for name, r in rows.items()}
+    table = {name: aggregate(r) for name, r in rows.items() if r}
     for name, d in diversity.items():
         table[name]["diversity"] = float(np.mean(d))
     return table, example, rows

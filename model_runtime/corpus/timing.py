@@ -31,3 +31,11 @@ class DialogueTiming:
 
     def segments_of(self, speaker: int) -> list[SpeechSegment]:
         return [s for s in self.segments if s.speaker == speaker]
+
+    @classmethod
+    def from_segments_json(cls, segments: list[dict], duration: float) -> "DialogueTiming":
+        """The timing a corpus file's ``meta["segments"]`` records (corpus.writer.segments_json)."""
+        return cls(duration, [SpeechSegment(
+            int(s["speaker"]), float(s["start"]), float(s["end"]), s.get("text", ""), s.get("kind", "turn"),
+            [Phone(p[0], float(p[1]), float(p[2]), int(p[3]), s.get("alphabet", "espeak")) for p in s["phones"]])
+            for s in segments])
