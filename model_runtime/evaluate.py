@@ -179,6 +179,9 @@ def main(argv=None) -> int:
                         "default: the first model)")
     args = p.parse_args(argv)
     models = dict(m.split("=", 1) for m in args.model)
+    unknown = set(args.compare or []) - set(models)
+    if unknown:
+        p.error(f"--compare names no --model: {sorted(unknown)}")
     settings = GenerationSettings(steps=args.steps, guidance=args.guidance, device="cpu",
                                   blinks_per_minute=args.blinks_per_minute)
     out = Path(args.out)
