@@ -61,10 +61,18 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
     n = motion.shape[0]
     duration = n / fps
     closure = motion[:, BLINK_CHANNELS].max(axis=1)
-    taken = list(blink_onsets(closure, fps))
-    missing = int(round(per_minute * duration / 60.0)) - len(taken)
+    existing = blink_onsets(closure, fps)
+    missing = int(round(per_minute * duration / 60.0)) - len(existing)
     if missing <= 0:
         return motion
+    gap = int(round(MIN_GAP_S * fps))
+    blocked = np.zeros(n + 1, bool)          # frames too close to a blink to start another
+
+    def block(frame: int) -> None:
+        blocked[max(frame - gap + 1, 0):frame + gap] = True
+
+    for t in existing:
+        block(int(round(t * fps)))
     events = _event_times(motion, roles, fps)
     events = rng.permutation(events[rng.random(len(events)) < 0.5])     # about half of them
     anywhere = rng.uniform(0.0, max(duration - 0.3, 0.0), size=8 * missing + 8)
@@ -72,9 +80,10 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
     for t in np.concatenate([events, anywhere]):
         if len(added) == missing:
             break
-        if all(abs(t - other) >= MIN_GAP_S for other in taken):
-            taken.append(t)
-            added.append(float(t))
+        frame = int(round(t * fps))
+        if not blocked[frame]:
+            block(frame)
+            added.append(frame / fps)
     curve = blink_curve(np.arange(n) / fps, added, rng)
     out = motion.copy()
     for c in BLINK_CHANNELS:
