@@ -13,7 +13,8 @@ import numpy as np
 
 # The issue's headline metrics and which direction is better.
 HEADLINE = (("mouth_err", "mouth MAE", "lower"), ("lip_vertex_mm", "lip vertex mm", "lower"),
-            ("role_acc_turn", "role acc / turn", "higher"), ("gaze_err_deg", "gaze error °", "lower"))
+            ("role_acc_turn", "role acc / turn", "higher"), ("role_acc_frame", "role acc / frame", "higher"),
+            ("gaze_err_deg", "gaze error °", "lower"))
 BOOTSTRAP_SAMPLES = 4000
 
 
@@ -47,7 +48,8 @@ def compare(method: list[dict], baseline: list[dict], key: str, direction: str, 
 
 def comparison_table(rows: dict[str, list[dict]], method: str) -> str:
     """Markdown: ``method`` minus each other method on the headline metrics, with intervals."""
-    fmts = {"mouth_err": "{:+.4f}", "lip_vertex_mm": "{:+.2f}", "role_acc_turn": "{:+.1%}", "gaze_err_deg": "{:+.2f}"}
+    fmts = {"mouth_err": "{:+.4f}", "lip_vertex_mm": "{:+.2f}", "role_acc_turn": "{:+.1%}",
+            "role_acc_frame": "{:+.1%}", "gaze_err_deg": "{:+.2f}"}
     head = f"| {method} minus | " + " | ".join(label for _, label, _ in HEADLINE) + " |"
     lines = [head, "|" + "---|" * (len(HEADLINE) + 1)]
     for other, other_rows in rows.items():
