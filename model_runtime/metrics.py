@@ -10,7 +10,10 @@ import math
 import numpy as np
 import torch
 
+from .blinks import BLINK_CHANNELS, blink_onsets
 from .channels import GAZE_SLICE, HEAD_SLICE, channel_index
+from .diffusion import GAZE_ON_PARTNER_DEG
+from .features import MODEL_FPS
 from .geometry import HeadPose, angle_between, gaze_directions_world, gaze_error_to_target, mutual_gaze
 from .masks import dilate, runs
 
@@ -20,8 +23,6 @@ MOUTH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthP
                   "mouthSmileLeft", "mouthSmileRight")
 MOUTH_IDX = [channel_index(n) for n in MOUTH_CHANNELS]
 JAW = channel_index("jawOpen")
-BLINK = channel_index("eyeBlinkLeft")
-ON_PARTNER_DEG = 8.0       # a gaze ray this close to the partner's eyes looks at them
 MOVING_WINDOW = 9          # frames (0.36 s) over which a mouth counts as moving
 MOVING_STD = 0.03          # jawOpen standard deviation above which a mouth is moving
 MIN_TURN_FRAMES = 12       # turns shorter than 0.48 s are not scored per turn
@@ -88,7 +89,7 @@ def gaze_metrics(pred: np.ndarray, target: np.ndarray, poses: tuple[HeadPose, He
     mp = mutual_gaze(poses[0], gp[0], poses[1], gp[1]).numpy()
     mt = mutual_gaze(poses[0], gt[0], poses[1], gt[1]).numpy()
     return {"gaze_err_deg": float(err.mean()) * 180 / math.pi,
-            "look_away_share": float((off_partner > math.radians(ON_PARTNER_DEG)).float().mean()),
+            "look_away_share": float((off_partner > math.radians(GAZE_ON_PARTNER_DEG)).float().mean()),
             "mutual_tp": int((mp & mt).sum()), "mutual_pred": int(mp.sum()), "mutual_true": int(mt.sum())}
 
 
@@ -102,10 +103,9 @@ def head_stats(motion: np.ndarray) -> dict[str, float]:
 
 
 def blinks_per_minute(motion: np.ndarray) -> float:
-    """Blinks (eyeBlinkLeft rising past 0.5) per person per minute at the model's 25 fps."""
-    closed = motion[..., BLINK] > 0.5
-    onsets = (closed[:, 1:] & ~closed[:, :-1]).sum()
-    return float(onsets / (motion.shape[0] * motion.shape[1] / (25 * 60)))
+    """Blinks (left eye closing) per person per minute at the model's frame rate."""
+    blinks = sum(len(blink_onsets(person[:, BLINK_CHANNELS[0]], MODEL_FPS)) for person in motion)
+    return float(blinks / (motion.shape[0] * motion.shape[1] / (MODEL_FPS * 60)))
 
 
 def jaw_envelope_correlation(motion: np.ndarray, envelopes: np.ndarray) -> float:
