@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from .blinks import NATURAL_PER_MINUTE
 from .errors import GenerationCancelled, TalkingTogetherError
 
 
@@ -97,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--steps", type=int, default=6, help="sampler steps: more is slower and finer")
     g.add_argument("--guidance", type=float, default=1.5, help="expressiveness (1 = off)")
-    g.add_argument("--blinks-per-minute", type=float, default=17.0,
+    g.add_argument("--blinks-per-minute", type=float, default=NATURAL_PER_MINUTE,
                    help="each person blinks at least this often; the model's own blinks are kept (0: only those)")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--weights", help="checkpoint file (default: the shipped weights)")
