@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from model_runtime import roles  # noqa: E402
-from model_runtime.audio import SAMPLE_RATE, AudioClip, read_clip  # noqa: E402
-from model_runtime.features import HOP, MODEL_FPS, num_frames  # noqa: E402
+from model_runtime.audio import AudioClip, read_clip  # noqa: E402
+from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames  # noqa: E402
 from model_runtime.masks import runs  # noqa: E402
 
 DEFAULT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",

@@ -21,8 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, channel_index  # noqa: E402
-from model_runtime.corpus.targets import make_targets  # noqa: E402
-from model_runtime.corpus.timing import DialogueTiming, SpeechSegment  # noqa: E402
+from model_training.corpus.targets import make_targets  # noqa: E402
+from model_training.corpus.timing import DialogueTiming, SpeechSegment  # noqa: E402
 from model_runtime.geometry import gaze_directions_world, looks_at, mutual_gaze  # noqa: E402
 from model_runtime.layouts import preset_layout  # noqa: E402
 
@@ -40,7 +40,7 @@ BACKCHANNELS = ["mm-hmm", "yeah", "right", "okay"]
 
 
 def timing_from_espeak(seed: int, engine: str = "espeak") -> DialogueTiming:
-    from model_runtime.corpus.tts import VoiceSpec, synthesize
+    from model_training.corpus.tts import VoiceSpec, synthesize
     rng = np.random.default_rng(seed)
     if engine == "festival":
         voices = (VoiceSpec("festival", "kal_diphone", pitch=30), VoiceSpec("festival", "kal_diphone", pitch=80))
@@ -67,7 +67,7 @@ def timing_from_espeak(seed: int, engine: str = "espeak") -> DialogueTiming:
 
 
 def timing_from_corpus(seed: int) -> DialogueTiming:
-    from model_runtime.corpus.writer import build_conversation
+    from model_training.corpus.writer import build_conversation
     return build_conversation(seed, "train", 0, mix_augment=False)["timing"]
 
 

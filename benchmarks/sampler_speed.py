@@ -25,7 +25,8 @@ def synthetic_dialogue(seconds: float):
     """Two alternating voiced 'speakers' (harmonic tones of different pitch with a syllable
     rhythm): the sampler's cost does not depend on what is said."""
     import numpy as np
-    from model_runtime.audio import SAMPLE_RATE, ConversationAudio
+    from model_runtime.audio import ConversationAudio
+    from model_runtime.timebase import SAMPLE_RATE
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     turn = (t // 4).astype(int) % 2
     f0 = np.where(turn == 0, 120.0, 220.0)

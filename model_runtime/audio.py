@@ -16,8 +16,8 @@ import soundfile as sf
 import torch
 
 from .errors import AudioError
+from .timebase import HOP, SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 MAX_DURATION_S = 7200.0
 MIN_DURATION_S = 0.5
 
@@ -256,9 +256,8 @@ def check_audible(mix: np.ndarray, what: str = "audio") -> None:
     if not np.isfinite(mix).all():
         raise AudioError(f"{what} contains NaN or infinite samples.")
     peak = float(max(mix.max(), -mix.min()))         # no |mix| copy of a 2-hour signal
-    hop = SAMPLE_RATE // 25
-    m = n // hop * hop
-    frames = mix[:m].reshape(-1, hop) if m else mix[None, :]
+    m = n // HOP * HOP
+    frames = mix[:m].reshape(-1, HOP) if m else mix[None, :]
     rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frames.shape[1])
     loud = float(np.percentile(rms, 99))
     if peak < _SILENT_PEAK or loud < _SILENT_FRAME_RMS:

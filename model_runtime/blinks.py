@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .channels import GAZE_SLICE, HEAD_SLICE, ROLE_BOTH, ROLE_SPEAKING, channel_index
+from .channels import (GAZE_PITCH, GAZE_SLICE, GAZE_YAW, HEAD_PITCH, HEAD_SLICE, HEAD_YAW, ROLE_BOTH, ROLE_SPEAKING,
+                       channel_index)
 
 NATURAL_PER_MINUTE = 17.0       # adults in conversation: ~15-20 (Bentivoglio et al. 1997)
 MIN_GAP_S = 0.7
@@ -48,7 +49,9 @@ def _event_times(motion: np.ndarray, roles: np.ndarray, fps: float) -> np.ndarra
     """Moments people tend to blink: own turn starts, then the starts of large gaze shifts."""
     speaking = np.isin(roles, (ROLE_SPEAKING, ROLE_BOTH))
     turn_starts = np.flatnonzero(speaking[1:] & ~speaking[:-1]) + 1
-    eye_in_world = motion[:, HEAD_SLICE][:, 1::-1] + motion[:, GAZE_SLICE]   # (yaw, pitch) roughly
+    head, gaze = motion[:, HEAD_SLICE], motion[:, GAZE_SLICE]
+    eye_in_world = np.stack([head[:, HEAD_YAW] + gaze[:, GAZE_YAW],          # (yaw, pitch), roughly
+                             head[:, HEAD_PITCH] + gaze[:, GAZE_PITCH]], axis=1)
     speed = np.degrees(np.abs(np.diff(eye_in_world, axis=0)).sum(axis=1))
     fast = speed > GAZE_SHIFT_DEG_PER_FRAME
     shift_starts = np.flatnonzero(fast[1:] & ~fast[:-1]) + 1

@@ -50,6 +50,22 @@ FACE_SLICE = slice(0, len(MODEL_FACE_CHANNELS))
 HEAD_SLICE = slice(FACE_SLICE.stop, FACE_SLICE.stop + len(HEAD_CHANNELS))
 GAZE_SLICE = slice(HEAD_SLICE.stop, HEAD_SLICE.stop + len(GAZE_CHANNELS))
 
+# Columns inside a head vector (HEAD_CHANNELS), a gaze vector (GAZE_CHANNELS) and an eyes
+# vector (EYE_CHANNELS: each eye's yaw then pitch).
+HEAD_PITCH, HEAD_YAW, HEAD_ROLL = (HEAD_CHANNELS.index(n) for n in ("headPitch", "headYaw", "headRoll"))
+GAZE_YAW, GAZE_PITCH = (GAZE_CHANNELS.index(n) for n in ("gazeYaw", "gazePitch"))
+EYE_LEFT = slice(EYE_CHANNELS.index("eyeYawLeft"), EYE_CHANNELS.index("eyePitchLeft") + 1)
+EYE_RIGHT = slice(EYE_CHANNELS.index("eyeYawRight"), EYE_CHANNELS.index("eyePitchRight") + 1)
+
+# The layout condition of one person, seen from their own rest head (geometry.layout_features):
+# unit direction to the partner's eyes, log distance in metres, the partner's facing direction.
+LAYOUT_CHANNELS: tuple[str, ...] = ("partnerDirX", "partnerDirY", "partnerDirZ", "partnerLogDistance",
+                                    "partnerFacingX", "partnerFacingY", "partnerFacingZ")
+LAYOUT_DIM = len(LAYOUT_CHANNELS)
+LAYOUT_PARTNER_DIRECTION = slice(0, 3)
+LAYOUT_LOG_DISTANCE = 3
+LAYOUT_PARTNER_FACING = slice(4, 7)
+
 # Physical ranges (radians for angles). Values outside are clipped after sampling.
 HEAD_LIMITS = {"headPitch": (-0.6, 0.6), "headYaw": (-1.3, 1.3), "headRoll": (-0.5, 0.5)}
 GAZE_LIMITS = {"gazeYaw": (-0.8, 0.8), "gazePitch": (-0.6, 0.6)}
@@ -93,12 +109,6 @@ def pack_motion(face: dict[str, np.ndarray], head: np.ndarray, gaze: np.ndarray)
     out[:, HEAD_SLICE] = head
     out[:, GAZE_SLICE] = gaze
     return out
-
-
-def unpack_motion(motion: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Inverse of :func:`pack_motion`: (face dict, head (T, 3), gaze (T, 2))."""
-    face = {name: motion[..., i] for i, name in enumerate(MODEL_FACE_CHANNELS)}
-    return face, motion[..., HEAD_SLICE], motion[..., GAZE_SLICE]
 
 
 # Per-frame conversational role of one person, as the role embedding sees it.

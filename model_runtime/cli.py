@@ -12,8 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .blinks import NATURAL_PER_MINUTE
-from .errors import GenerationCancelled, TalkingTogetherError
+from . import api
 
 
 class ProgressBar:
@@ -40,25 +39,22 @@ class ProgressBar:
 
 
 def build_audio(args):
-    from .audio import AudioClip, ConversationAudio
     if args.track_b:
-        return ConversationAudio.per_person([AudioClip(str(args.audio))], [AudioClip(str(args.track_b))])
-    if args.mode == "stereo":
-        return ConversationAudio.stereo(AudioClip(str(args.audio)))
-    return ConversationAudio.mixed([AudioClip(str(args.audio))])
+        return api.conversation_audio("per_person", [api.audio_clip(str(args.audio))],
+                                      [api.audio_clip(str(args.track_b))])
+    return api.conversation_audio(args.mode, [api.audio_clip(str(args.audio))])
 
 
 def cmd_generate(args) -> int:
-    from .layouts import preset_layout
-    from .pipeline import GenerationSettings, generate
-    poses = preset_layout(args.layout, args.distance, args.height_offset)
+    api.check_output_path(args.out)          # before minutes of work, not after
+    poses = api.preset_layout(args.layout, args.distance, args.height_offset)
+    settings = api.GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance,
+                                      device=args.device, checkpoint=args.weights, output_fps=args.fps,
+                                      blinks_per_minute=args.blinks_per_minute).checked()
     audio = build_audio(args)
-    settings = GenerationSettings(seed=args.seed, steps=args.steps, guidance=args.guidance, device=args.device,
-                                  checkpoint=args.weights, output_fps=args.fps,
-                                  blinks_per_minute=args.blinks_per_minute)
     bar = ProgressBar()
     try:
-        result = generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap)
+        result = api.generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap)
     finally:
         bar.close()
     result.meta["layout"] = args.layout
@@ -80,7 +76,7 @@ def cmd_info(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from .layouts import layout_presets
+    d = api.DEFAULTS
     p = argparse.ArgumentParser(prog="python -m model_runtime", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -90,17 +86,17 @@ def parser() -> argparse.ArgumentParser:
                    help="mixed: both voices in one track; stereo: person A left, person B right")
     g.add_argument("--track-b", type=Path, help="person B's own track (then AUDIO is person A's)")
     g.add_argument("--swap", action="store_true", help="exchange who is person A and person B")
-    g.add_argument("--layout", default="face_to_face", choices=sorted(layout_presets()))
+    g.add_argument("--layout", default="face_to_face", choices=sorted(api.layout_presets()))
     g.add_argument("--distance", type=float, help="metres between the two heads (default: the preset's)")
     g.add_argument("--height-offset", type=float, default=0.0, help="metres person B is higher than A")
     g.add_argument("--out", type=Path, required=True, help="result file: .npz, .json or .csv")
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's 25)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--steps", type=int, default=6, help="sampler steps: more is slower and finer")
-    g.add_argument("--guidance", type=float, default=1.5, help="expressiveness (1 = off)")
-    g.add_argument("--blinks-per-minute", type=float, default=NATURAL_PER_MINUTE,
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument("--steps", type=int, default=d.steps, help="sampler steps: more is slower and finer")
+    g.add_argument("--guidance", type=float, default=d.guidance, help="expressiveness (1 = off)")
+    g.add_argument("--blinks-per-minute", type=float, default=d.blinks_per_minute,
                    help="each person blinks at least this often; the model's own blinks are kept (0: only those)")
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    g.add_argument("--device", default=d.device, choices=api.DEVICES)
     g.add_argument("--weights", help="checkpoint file (default: the shipped weights)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
@@ -114,9 +110,9 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except GenerationCancelled:
+    except api.GenerationCancelled:
         print("cancelled", file=sys.stderr)
         return 130
-    except (TalkingTogetherError, ValueError) as exc:
+    except (api.TalkingTogetherError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,10 +12,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE
+from .timebase import HOP, SAMPLE_RATE, num_frames
 
-MODEL_FPS = 25
-HOP = SAMPLE_RATE // MODEL_FPS           # 640 samples = 40 ms
 SUB_HOP = 160                            # 10 ms sub-frames
 SUB_WIN = 400                            # 25 ms analysis window
 N_FFT = 512
@@ -32,11 +30,6 @@ _CHUNK = 4096                            # frames per vectorised batch
 _VOICED_MIN = 0.45                       # normalised autocorrelation needed to call it voiced
 _OCTAVE_COST = 0.04                      # per octave of lag: prefer the shorter lag (Praat-like)
 _REL_FLOOR = 1e-8                        # power floor relative to the file's loudest (-80 dB)
-
-
-def num_frames(num_samples: int) -> int:
-    """Model frames for a signal of num_samples: ceil(num_samples / HOP)."""
-    return -(-int(num_samples) // HOP)
 
 
 def _as_tensor(wave) -> torch.Tensor:

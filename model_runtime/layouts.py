@@ -1,30 +1,27 @@
 """Layout presets (``presets/layouts.json``) turned into two :class:`HeadPose` objects.
 
-Reading the presets imports no PyTorch, so the Blender add-on lists them before it is installed."""
+No PyTorch here, so the Blender add-on lists and applies layouts before it is installed."""
 from __future__ import annotations
 
-import json
 import math
 from functools import lru_cache
-from pathlib import Path
 
 from .errors import LayoutError
+from .head_pose import HeadPose
+from .presets import read_preset
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+FREE_LAYOUT = "free"    # not a preset: the rigs stay where the artist placed them
 
 
 @lru_cache(maxsize=1)
 def layout_presets() -> dict[str, dict]:
-    """All presets by name (the leading-underscore keys of the file are documentation)."""
-    with open(PRESETS_DIR / "layouts.json", encoding="utf-8") as f:
-        data = json.load(f)
-    return {k: v for k, v in data.items() if not k.startswith("_")}
+    """All presets by name, in the file's order."""
+    return read_preset("layouts.json")
 
 
 def preset_layout(name: str, distance: float | None = None, height_offset: float = 0.0,
-                  eye_height: float | None = None) -> tuple["HeadPose", "HeadPose"]:
+                  eye_height: float | None = None) -> tuple[HeadPose, HeadPose]:
     """The two rest head poses of a preset, optionally at another distance or heights."""
-    from .geometry import HeadPose  # here, so reading the presets needs no PyTorch
     presets = layout_presets()
     if name not in presets:
         raise LayoutError(f"unknown layout {name!r}; choose one of: {', '.join(presets)}")

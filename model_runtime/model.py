@@ -18,15 +18,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-NULL_ROLE = 4  # role id used when the condition is dropped (classifier-free guidance)
+from .channels import LAYOUT_DIM, MOTION_DIM, ROLE_NAMES
+from .features import FEATURE_DIM
+
+NULL_ROLE = len(ROLE_NAMES)  # role id used when the condition is dropped (classifier-free guidance)
 
 
 @dataclass
 class ModelConfig:
-    motion_dim: int = 49
-    audio_dim: int = 164
-    layout_dim: int = 7
-    num_roles: int = 4
+    # Input and output sizes follow the channel and feature lists; a checkpoint stores them.
+    motion_dim: int = MOTION_DIM
+    audio_dim: int = FEATURE_DIM
+    layout_dim: int = LAYOUT_DIM
+    num_roles: int = len(ROLE_NAMES)
     channels: int = 64            # width at full time resolution
     channel_mults: tuple = (1, 2, 2)  # per U-Net level; each level after the first halves T
     attn_layers: int = 2          # bottleneck blocks (self-attention + cross-stream attention)

@@ -1,42 +1,29 @@
-"""Audio + layout in, both people's per-frame parameters out: the runtime's one entry point."""
+"""Audio + layout in, both people's per-frame parameters out (reached through api.generate)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from . import blinks, features, roles as speaker_activity
+from . import blinks, features
+from . import roles as speaker_activity
 from .audio import ConversationAudio
-from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS,
-                       clip_motion)
+from .channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS, clip_motion
 from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
 from .errors import TalkingTogetherError
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
-from .geometry import (HeadPose, conversation_layout, gaze_directions_world, gaze_error_to_target,
-                       gaze_toward)
+from .geometry import conversation_layout, gaze_directions_world, gaze_error_to_target, gaze_toward
+from .head_pose import HeadPose
 from .result import ConversationResult, PersonTrack
 from .sampling import ddim_timesteps, sample_ddim
+from .settings import DEFAULTS, GenerationSettings
+from .timebase import MODEL_FPS
 from .windowed import WindowedDenoiser
 
 Progress = Callable[[float, str], None]
-
-
-@dataclass
-class GenerationSettings:
-    seed: int = 0
-    steps: int = 6                 # sampler steps ("quality")
-    guidance: float = 1.5          # classifier-free guidance ("expressiveness"); 1 = off
-    device: str = "auto"           # auto | cpu | cuda | mps
-    checkpoint: str | None = None  # None: the shipped default weights
-    window_seconds: float = 10.24  # frames per model call: memory is bounded by this
-    overlap_seconds: float = 2.56
-    gaze_lock_degrees: float = 12.0  # snap gaze this close to the partner's eyes exactly onto them
-    blinks_per_minute: float = blinks.NATURAL_PER_MINUTE  # at least this many (0: the model's own only)
-    output_fps: float | None = None  # None: the model's own 25 fps
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,8 +35,6 @@ def resolve_device(name: str) -> torch.device:
         raise TalkingTogetherError("CUDA was asked for, but PyTorch sees no CUDA GPU: choose Auto or CPU")
     if name == "mps" and not mps:
         raise TalkingTogetherError("Apple MPS was asked for, but it is not available: choose Auto or CPU")
-    if name not in ("cpu", "cuda", "mps"):
-        raise TalkingTogetherError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
     return torch.device(name)
 
 
@@ -82,14 +67,15 @@ def conversation_conditions(audio: ConversationAudio, swap: bool = False,
 
 def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
                   poses: tuple[HeadPose, HeadPose], settings: GenerationSettings, device: torch.device,
-                  progress: Progress | None = None) -> np.ndarray:
+                  progress: Progress | None = None, layout: torch.Tensor | None = None) -> np.ndarray:
     """Run the sampler over the whole conversation, make eye contact exact and blinks as
-    frequent as people's; returns denormalised motion (2, T, D)."""
-    layout = conversation_layout(poses)
+    frequent as people's; returns denormalised motion (2, T, D). ``layout`` is
+    conversation_layout(poses), when the caller has it already."""
+    layout = conversation_layout(poses) if layout is None else layout
     n = feats.shape[0]
     multiple = model.cfg.time_multiple
-    window = max(multiple, int(round(settings.window_seconds * features.MODEL_FPS / multiple)) * multiple)
-    overlap = min(int(settings.overlap_seconds * features.MODEL_FPS), window // 2)
+    window = max(multiple, int(round(settings.window_seconds * MODEL_FPS / multiple)) * multiple)
+    overlap = min(int(settings.overlap_seconds * MODEL_FPS), window // 2)
     total = max(n, window)                                   # short clips run as one padded window
     audio = (feats - ckpt.audio_mean) / ckpt.audio_std
     audio = torch.cat([audio, torch.zeros(total - n, audio.shape[1])]).to(device)
@@ -114,7 +100,7 @@ def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarra
     motion = clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
     motion = np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees) for i in range(2)])
     rng = np.random.default_rng(int(settings.seed))
-    return np.stack([blinks.complement_blinks(motion[i], roles[i], features.MODEL_FPS,
+    return np.stack([blinks.complement_blinks(motion[i], roles[i], MODEL_FPS,
                                               settings.blinks_per_minute, rng) for i in range(2)])
 
 
@@ -145,26 +131,25 @@ def person_track(motion: np.ndarray, roles: np.ndarray, me: HeadPose, partner: H
 
 
 def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
-             settings: GenerationSettings = GenerationSettings(), progress: Progress | None = None,
+             settings: GenerationSettings = DEFAULTS, progress: Progress | None = None,
              swap: bool = False) -> ConversationResult:
     """Generate both people's motion for a conversation.
 
     ``progress(fraction, message)`` is called as work advances; raising
     ``errors.GenerationCancelled`` from it stops generation and nothing is returned."""
-    if settings.steps < 1:
-        raise TalkingTogetherError("quality (sampler steps) must be at least 1")
+    settings = settings.checked()
     device = resolve_device(settings.device)
-    conversation_layout(poses)  # bad layouts fail here, before the model loads
+    layout = conversation_layout(poses)  # bad layouts fail here, before the model loads
     if progress:
         progress(0.0, "loading the model")
     ckpt, model = load_model(settings.checkpoint, device)
     if progress:
         progress(0.02, "analysing the audio")
     feats, roles = conversation_conditions(audio, swap, progress)
-    motion = sample_motion(model, ckpt, feats, roles, poses, settings, device, progress)
+    motion = sample_motion(model, ckpt, feats, roles, poses, settings, device, progress, layout)
     people = tuple(person_track(motion[i], roles[i], poses[i], poses[1 - i]) for i in range(2))
     result = ConversationResult(
-        fps=float(features.MODEL_FPS), people=people, start_time=audio.start_time,
+        fps=float(MODEL_FPS), people=people, start_time=audio.start_time,
         meta={"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
               "device": str(device), "audio_mode": audio.mode, "swap": swap,
               "checkpoint": ckpt.info.get("name", "custom")})

@@ -15,6 +15,17 @@ import numpy as np
 from .channels import EYE_CHANNELS, HEAD_CHANNELS, OUTPUT_FACE_CHANNELS, ROLE_NAMES
 
 FORMAT_VERSION = 1
+OUTPUT_FORMATS = (".npz", ".json", ".csv")
+
+
+def check_output_path(path: str | Path) -> Path:
+    """The path a result can be saved to; ValueError naming the problem (checked before work)."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {path.suffix!r} ({path.name}); use {', '.join(OUTPUT_FORMATS)}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name ending in {', '.join(OUTPUT_FORMATS)}")
+    return path
 
 
 @dataclass
@@ -74,10 +85,8 @@ class ConversationResult:
     def save(self, path: str | Path) -> Path:
         """Write .npz, .json or .csv (chosen by suffix); written to a temporary file first so
         a failure never leaves half a file behind."""
-        path = Path(path)
-        writer = {".npz": self._write_npz, ".json": self._write_json, ".csv": self._write_csv}.get(path.suffix.lower())
-        if writer is None:
-            raise ValueError(f"unknown output format {path.suffix!r}; use .npz, .json or .csv")
+        path = check_output_path(path)
+        writer = {".npz": self._write_npz, ".json": self._write_json, ".csv": self._write_csv}[path.suffix.lower()]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial")
         try:

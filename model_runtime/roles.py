@@ -14,8 +14,9 @@ import torch
 
 from .audio import ConversationAudio
 from .channels import roles_from_activity
-from .features import MODEL_FPS, N_MELS, SUBFRAMES, log_mel, mel_filterbank, mel_power, pitch_track
+from .features import N_MELS, SUBFRAMES, log_mel, mel_filterbank, mel_power, pitch_track
 from .masks import bridge_gaps, drop_short, runs
+from .timebase import MODEL_FPS
 
 _GAP_BRIDGE = 3          # frames (120 ms): pauses shorter than ~150 ms stay inside speech
 _MIN_BLIP = 3            # frames: runs of at most 80 ms (a click straddles 2) are not speech

@@ -12,10 +12,10 @@ runs=runs/b${steps}
 mkdir -p "$runs"
 for ablation in none no_cross_stream no_roles no_gaze_loss no_layout; do
   [ -n "${EVAL_ONLY:-}" ] && break      # EVAL_ONLY=1: evaluate the checkpoints already in $runs
-  $py -m model_runtime.train --corpus corpus_data/train --out "$runs/ablation_${ablation}.pt" \
+  $py -m model_training.train --corpus corpus_data/train --out "$runs/ablation_${ablation}.pt" \
       --ablation "$ablation" --window 256 --batch 12 --steps "$steps" --limit "$limit" --log-every 200
 done
-$py -m model_runtime.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \
+$py -m model_training.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \
     --model default=model_runtime/weights/default.pt \
     --model "same_budget_default=$runs/ablation_none.pt" \
     --model "one_stream_no_cross=$runs/ablation_no_cross_stream.pt" \

@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 workers=${WORKERS:-2}
-$py -m model_runtime.corpus --out corpus_data/train --conversations 600 --seed 1 --split train --workers "$workers"
-$py -m model_runtime.corpus --out corpus_data/heldout --conversations 40 --seed 2 --split heldout --workers "$workers"
-$py -m model_runtime.corpus --out corpus_data/festival --conversations 30 --seed 3 --split festival --workers "$workers"
-$py -m model_runtime.train --corpus corpus_data/train --out model_runtime/weights/default.pt \
+$py -m model_training.corpus --out corpus_data/train --conversations 600 --seed 1 --split train --workers "$workers"
+$py -m model_training.corpus --out corpus_data/heldout --conversations 40 --seed 2 --split heldout --workers "$workers"
+$py -m model_training.corpus --out corpus_data/festival --conversations 30 --seed 3 --split festival --workers "$workers"
+$py -m model_training.train --corpus corpus_data/train --out model_runtime/weights/default.pt \
     --window 256 --batch 12 "$@"
-$py -m model_runtime.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \
+$py -m model_training.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \
     --model default=model_runtime/weights/default.pt --real-speech ../shared/real-speech --out docs/evaluation

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from model_runtime import audio
-from model_runtime.audio import SAMPLE_RATE, AudioClip, ConversationAudio, read_clip, resample
+from model_runtime.audio import AudioClip, ConversationAudio, read_clip, resample
+from model_runtime.timebase import SAMPLE_RATE
 from model_runtime.errors import AudioError
 
 

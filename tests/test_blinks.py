@@ -1,6 +1,5 @@
 """Blinks: the model's own are kept; the runtime adds natural ones where people blink."""
 import numpy as np
-import pytest
 
 from model_runtime.blinks import BLINK_CHANNELS, MIN_GAP_S, blink_onsets, complement_blinks
 from model_runtime.channels import MOTION_DIM, ROLE_LISTENING, ROLE_SPEAKING

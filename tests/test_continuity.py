@@ -8,7 +8,8 @@ import torch
 from model_runtime.audio import AudioClip, ConversationAudio
 from model_runtime.channels import HEAD_SLICE
 from model_runtime.layouts import preset_layout
-from model_runtime.pipeline import GenerationSettings, conversation_conditions, load_model, sample_motion
+from model_runtime.pipeline import conversation_conditions, load_model, sample_motion
+from model_runtime.settings import GenerationSettings
 from model_runtime.windowed import window_starts
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dialogue.flac"

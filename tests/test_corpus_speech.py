@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from model_runtime.channels import MOTION_DIM
-from model_runtime.corpus import dataset, mixing, script, tts, writer
+from model_training.corpus import dataset, mixing, script, tts, writer
 from model_runtime.geometry import HeadPose
 
 pytestmark = pytest.mark.skipif(not tts.espeak_available(), reason="libespeak-ng not installed")
@@ -165,7 +165,7 @@ def test_mix_augmentation_is_seeded_and_reaches_the_snr():
 def _fallback_targets(monkeypatch):
     """Use the real make_targets when present; a zero fallback only here, never shipped."""
     try:
-        from model_runtime.corpus import targets  # noqa: F401
+        from model_training.corpus import targets  # noqa: F401
     except ImportError:
         monkeypatch.setattr(writer, "_targets",
                             lambda timing, poses, frames, rng: np.zeros((2, frames, MOTION_DIM), np.float32))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, MOTION_CHANNELS, MOTION_DIM, channel_index, motion_limits
-from model_runtime.corpus.timing import DialogueTiming, Phone, SpeechSegment
-from model_runtime.corpus.targets import make_targets
-from model_runtime.corpus.visemes import classify
+from model_training.corpus.timing import DialogueTiming, Phone, SpeechSegment
+from model_training.corpus.targets import make_targets
+from model_training.corpus.visemes import classify
 from model_runtime.geometry import gaze_directions_world, looks_at
 from model_runtime.layouts import preset_layout
 
@@ -235,7 +235,7 @@ def test_speakers_look_away_at_turn_start_and_back_at_the_end():
         timing = conversation(60.0, seed)
         poses = preset_layout("face_to_face")
         out = make_targets(timing, poses, 1500, np.random.default_rng(seed))
-        from model_runtime.corpus.behaviour import analyse
+        from model_training.corpus.behaviour import analyse
         conv = analyse(timing, 1500, FPS)
         for p in (0, 1):
             for a, b in conv.floors[p]:
@@ -319,7 +319,7 @@ def test_empty_and_silent_conversation():
 def test_a_files_recorded_timing_redraws_targets_of_the_same_words(conv60):
     """The evaluation redraws targets from a file's meta["segments"] with another behaviour seed:
     the timing survives the JSON round trip, and the redrawn mouths say the same words."""
-    from model_runtime.corpus.writer import segments_json
+    from model_training.corpus.writer import segments_json
     back = DialogueTiming.from_segments_json(json.loads(json.dumps(segments_json(conv60))), conv60.duration)
     assert segments_json(back) == segments_json(conv60)
     poses = preset_layout("corner")

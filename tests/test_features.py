@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from model_runtime import features as F
-from model_runtime.audio import SAMPLE_RATE
+from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames
 
 
 def harmonic(f0: float, seconds: float, n_harm: int = 8, amp: float = 0.2) -> np.ndarray:
@@ -31,7 +31,7 @@ def speechlike(seconds: float = 3.0, seed: int = 0) -> np.ndarray:
 
 
 def test_constants():
-    assert F.HOP == 640 and F.MODEL_FPS == 25
+    assert HOP == 640 and MODEL_FPS == 25
     assert F.FEATURE_DIM == 4 * F.N_MELS + len(F.PROSODY_NAMES)
 
 
@@ -39,9 +39,9 @@ def test_constants():
 def test_shape_dtype_finite_and_frame_count(n):
     x = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.05
     feats = F.audio_features(x)
-    assert feats.shape == (F.num_frames(n), F.FEATURE_DIM) == (-(-n // 640), F.FEATURE_DIM)
+    assert feats.shape == (num_frames(n), F.FEATURE_DIM) == (-(-n // 640), F.FEATURE_DIM)
     assert feats.dtype == torch.float32 and torch.isfinite(feats).all()
-    assert F.speech_envelope(x).shape == (F.num_frames(n),)
+    assert F.speech_envelope(x).shape == (num_frames(n),)
 
 
 def test_tensor_input_and_silence_are_fine():

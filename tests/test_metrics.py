@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from model_runtime import metrics
+from model_training import metrics
 from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, MOTION_DIM, channel_index
-from model_runtime.default_head.lips import lip_vertex_error_mm
+from model_training.lips import lip_vertex_error_mm
 from model_runtime.geometry import gaze_toward
 from model_runtime.layouts import preset_layout
 
@@ -85,7 +85,7 @@ def test_blinks_per_minute_counts_closures():
 
 
 def test_paired_comparison_needs_the_difference_to_stand_out_of_the_noise():
-    from model_runtime.eval_stats import compare
+    from model_training.eval_stats import compare
     rng = np.random.default_rng(1)
     base = [{"conv": c, "mouth_err": 0.05 + 0.01 * rng.standard_normal()} for c in range(40)]
     better = [{"conv": r["conv"], "mouth_err": r["mouth_err"] - 0.004} for r in base]

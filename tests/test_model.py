@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from model_runtime.channels import MOTION_DIM, channel_index
-from model_runtime.diffusion import LossWeights, training_loss
+from model_training.objective import LossWeights, training_loss
 from model_runtime.model import DualStreamDenoiser, ModelConfig
-from model_runtime.train import model_config
+from model_training.train import model_config
 
 B, T, A = 2, 32, 12
 

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model_runtime.audio import SAMPLE_RATE, AudioClip, ConversationAudio
+from model_runtime.audio import AudioClip, ConversationAudio
+from model_runtime.timebase import SAMPLE_RATE
 from model_runtime.channels import OUTPUT_FACE_CHANNELS
 from model_runtime.errors import AudioError, CheckpointError, GenerationCancelled, LayoutError
 from model_runtime.geometry import HeadPose
 from model_runtime.layouts import preset_layout
-from model_runtime.pipeline import GenerationSettings, generate
+from model_runtime.pipeline import generate
+from model_runtime.settings import GenerationSettings
 from model_runtime.result import ConversationResult
 
 ROOT = Path(__file__).resolve().parent.parent

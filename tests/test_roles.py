@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from model_runtime import channels, roles
-from model_runtime.audio import SAMPLE_RATE, AudioClip, ConversationAudio, resample
-from model_runtime.features import HOP, num_frames
+from model_runtime.audio import AudioClip, ConversationAudio, resample
+from model_runtime.timebase import HOP, SAMPLE_RATE, num_frames
 from model_runtime.masks import runs
 
 FPS = SAMPLE_RATE // HOP

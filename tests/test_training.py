@@ -22,8 +22,8 @@ def run(*args, **kw):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
-    run("-m", "model_runtime.corpus", "--out", str(root / "train"), "--conversations", "2", "--seed", "3")
-    run("-m", "model_runtime.corpus", "--out", str(root / "heldout"), "--conversations", "1", "--seed", "4",
+    run("-m", "model_training.corpus", "--out", str(root / "train"), "--conversations", "2", "--seed", "3")
+    run("-m", "model_training.corpus", "--out", str(root / "heldout"), "--conversations", "1", "--seed", "4",
         "--split", "heldout")
     return root
 
@@ -31,7 +31,7 @@ def corpus(tmp_path_factory):
 def test_distributed_training_run_writes_a_loadable_checkpoint(corpus, tmp_path):
     out = tmp_path / "tiny.pt"
     torchrun = Path(sys.executable).with_name("torchrun")
-    log = run(str(torchrun), "--nproc_per_node=1", "-m", "model_runtime.train", "--corpus", str(corpus / "train"),
+    log = run(str(torchrun), "--nproc_per_node=1", "-m", "model_training.train", "--corpus", str(corpus / "train"),
               "--out", str(out), "--config", "tiny", "--steps", "12", "--batch", "4", "--window", "64",
               "--log-every", "4")
     assert "1 process(es)" in log and "step 12/12" in log
@@ -42,13 +42,13 @@ def test_distributed_training_run_writes_a_loadable_checkpoint(corpus, tmp_path)
 
 def test_fine_tuning_keeps_the_config_and_evaluation_writes_a_report(corpus, tmp_path):
     base, tuned = tmp_path / "base.pt", tmp_path / "tuned.pt"
-    run("-m", "model_runtime.train", "--corpus", str(corpus / "train"), "--out", str(base), "--config", "tiny",
+    run("-m", "model_training.train", "--corpus", str(corpus / "train"), "--out", str(base), "--config", "tiny",
         "--steps", "5", "--batch", "4", "--window", "64")
-    run("-m", "model_runtime.train", "--corpus", str(corpus / "train"), "--out", str(tuned), "--init", str(base),
+    run("-m", "model_training.train", "--corpus", str(corpus / "train"), "--out", str(tuned), "--init", str(base),
         "--steps", "5", "--batch", "4", "--window", "64")
     assert load_checkpoint(tuned).config == load_checkpoint(base).config
     report = tmp_path / "report"
-    run("-m", "model_runtime.evaluate", "--corpus", str(corpus / "heldout"), "--model", f"tiny={tuned}",
+    run("-m", "model_training.evaluate", "--corpus", str(corpus / "heldout"), "--model", f"tiny={tuned}",
         "--seeds", "2", "--steps", "2", "--out", str(report))
     text = (report / "REPORT.md").read_text()
     for row in ("| target |", "| audio_energy |", "| tiny |"):

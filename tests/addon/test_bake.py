@@ -109,7 +109,7 @@ def test_head_yaw_turns_to_the_left(scene, rigs):
     scene.frame_set(2)
     pose = rig_binding.head_pose(rigs[0])          # faces +X; its left is +Y
     fwd, _ = _head_world_axes(rigs[0].armature)
-    basis = pose.basis().double().numpy()
+    basis = pose.basis()
     expected = basis @ np.array([-math.sin(math.radians(30)), math.cos(math.radians(30)), 0.0])
     assert np.allclose(fwd, expected, atol=1e-4)
     assert fwd[1] > 0.45                           # turned toward the person's left
@@ -125,7 +125,7 @@ def test_head_rotation_matches_geometry(scene, rigs):
     scene.frame_set(2)
     fwd, up = _head_world_axes(rigs[0].armature)
     pose = rig_binding.head_pose(rigs[0])
-    rot = (pose.basis().double() @ geometry.head_rotation(float(angles[1]), float(angles[0]), float(angles[2])).double()).numpy()
+    rot = pose.basis() @ geometry.head_rotation(float(angles[1]), float(angles[0]), float(angles[2])).double().numpy()
     assert np.allclose(fwd, rot[:, 1], atol=1e-4) and np.allclose(up, rot[:, 2], atol=1e-4)
 
 
@@ -290,7 +290,7 @@ def test_custom_names_explicit_axes_and_jaw_bone(scene, rigs):
     pb = arm.pose.bones["Head"]
     turn = arm.matrix_world.to_3x3() @ pb.matrix.to_3x3() @ pb.bone.matrix_local.to_3x3().inverted()
     pose = rig_binding.head_pose(binding)
-    rot = (pose.basis().double() @ geometry.head_rotation(0.4, -0.2, 0.1).double()).numpy()
+    rot = pose.basis() @ geometry.head_rotation(0.4, -0.2, 0.1).double().numpy()
     assert np.allclose(np.array(turn @ bpy_vec((0, -1, 0))), rot[:, 1], atol=1e-4)
     assert _key(rigs[0]).key_blocks["Jaw_Open"].value == pytest.approx(1.0)
     # The jaw turns 22 degrees chin-down relative to the head.

@@ -1,6 +1,6 @@
 """Evaluate models against targets and baselines on held-out conversations, in one run.
 
-    python -m model_runtime.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \\
+    python -m model_training.evaluate --corpus corpus_data/heldout --corpus corpus_data/festival \\
         --model default=model_runtime/weights/default.pt --model no_roles=runs/no_roles.pt \\
         --real-speech ../shared/real-speech --out docs/evaluation
 
@@ -21,15 +21,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import features, metrics
-from .audio import ConversationAudio
-from .channels import MOTION_DIM, ROLE_BOTH, ROLE_SPEAKING, channel_index
+from model_runtime import features
+from model_runtime.audio import ConversationAudio
+from model_runtime.channels import MOTION_DIM, ROLE_BOTH, ROLE_SPEAKING, channel_index
+from model_runtime.layouts import preset_layout
+from model_runtime.pipeline import conversation_conditions, load_model, sample_motion
+from model_runtime.settings import GenerationSettings
+from model_runtime.timebase import MODEL_FPS
+
+from . import metrics
 from .corpus.dataset import audio_float, list_conversations, load_conversation
-from .default_head.lips import lip_vertex_error_mm
 from .eval_stats import comparison_table
-from .layouts import preset_layout
+from .lips import lip_vertex_error_mm
 from .training_data import own_speech_envelopes
-from .pipeline import GenerationSettings, conversation_conditions, load_model, sample_motion
 
 
 def energy_baseline(mix: np.ndarray, n: int) -> np.ndarray:
@@ -138,7 +142,7 @@ def read_rttm(path: Path) -> dict[str, list[tuple[str, float, float]]]:
 def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) -> dict:
     """Role accuracy on real two-person recordings against their who-speaks-when annotation.
     Person A/B are matched to the annotated speakers by the better of the two assignments."""
-    from .audio import AudioClip
+    from model_runtime.audio import AudioClip
     folder_p = Path(folder)
     rttm = read_rttm(next(folder_p.glob("*.rttm")))
     results = []
@@ -150,7 +154,7 @@ def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) 
         act = np.zeros((2, n), bool)
         for spk, start, dur in segs:
             if spk in speakers:
-                fps = features.MODEL_FPS
+                fps = MODEL_FPS
                 act[speakers.index(spk), int(start * fps):int((start + dur) * fps) + 1] = True
         poses = preset_layout("face_to_face")
         pred = generate_motion(model, feats, roles, poses, settings, 0)
@@ -162,7 +166,7 @@ def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model_runtime.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m model_training.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", action="append", required=True, help="held-out corpus folder (repeatable)")
     p.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT (repeatable); the first is the main model")
@@ -194,7 +198,7 @@ def main(argv=None) -> int:
         comparisons[label] = [comparison_table(rows, name) for name in args.compare or [next(iter(models))]]
     real = evaluate_real_speech(args.real_speech, next(iter(models.values())), settings) if args.real_speech else None
     from .eval_report import write_report
-    command = "python -m model_runtime.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    command = "python -m model_training.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     (out / "results.json").write_text(json.dumps({"corpora": results, "real_speech": real}, indent=1))
     write_report(out, results, examples, comparisons, real, command, time.time() - start, settings)
     print(f"wrote {out / 'REPORT.md'}")

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..channels import GAZE_LIMITS, HEAD_LIMITS
+from model_runtime.channels import GAZE_LIMITS, HEAD_LIMITS
+
 from .timing import DialogueTiming
 from .visemes import classify, is_vowel_class
 

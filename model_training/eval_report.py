@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .channels import GAZE_SLICE, HEAD_SLICE, channel_index
+from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, channel_index
 
 COLUMNS = [  # (key, header, format, better)
     ("mouth_err", "mouth MAE", "{:.4f}", "lower"),

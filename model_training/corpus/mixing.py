@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
+from model_runtime.timebase import SAMPLE_RATE
+
 from .script import Script
 from .timing import DialogueTiming, Phone, SpeechSegment
 from .tts import fft_resample

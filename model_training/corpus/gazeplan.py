@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..geometry import HeadPose, angles_to_direction, direction_to_angles, head_rotation, partner_in_head_frame
+from model_runtime.geometry import (HeadPose, angles_to_direction, direction_to_angles, head_rotation,
+                                    partner_in_head_frame)
+
 from .behaviour import DEG, Conversation, Style, smooth_noise
 
 # --- plan ----------------------------------------------------------------------------------

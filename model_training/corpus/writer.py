@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
-from ..channels import MOTION_CHANNELS, MOTION_DIM
-from ..geometry import HeadPose
-from ..layouts import preset_layout
+from model_runtime.channels import MOTION_CHANNELS, MOTION_DIM
+from model_runtime.geometry import HeadPose
+from model_runtime.layouts import preset_layout
+from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames
+
 from . import mixing
 from .script import make_script, sentence, spoken_form
 from .timing import DialogueTiming
@@ -24,14 +25,8 @@ from .tts import VoiceSpec, sample_voice, synthesize, synthesize_many, voice_poo
 
 FORMAT_NAME = "talking-together-corpus"
 FORMAT_VERSION = 1
-FPS = 25
-HOP = SAMPLE_RATE // FPS              # 640 samples per motion frame
 SPLITS = ("train", "heldout", "festival")
 LAYOUTS = ("face_to_face", "side_by_side", "corner", "across_table")
-
-
-def num_frames(num_samples: int) -> int:
-    return math.ceil(num_samples / HOP)
 
 
 # --- one conversation ---------------------------------------------------------------------
@@ -56,7 +51,7 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
     frames = num_frames(len(mix))
     motion = _targets(timing, poses, frames, r_target)
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "seed": int(seed), "index": int(index),
-            "split": split, "sample_rate": SAMPLE_RATE, "fps": FPS, "source": "synthetic",
+            "split": split, "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "source": "synthetic",
             "voices": [v.to_json() for v in voices], "texts": script.texts(), "layout": layout,
             "augmentation": {"person": [a.to_json() for a in person_augs], "mix": mix_aug.to_json(),
                              "scale": scale},
@@ -92,7 +87,7 @@ def _targets(timing: DialogueTiming, poses, frames: int, rng: np.random.Generato
     try:
         from .targets import make_targets
     except ImportError as e:
-        raise RuntimeError("model_runtime/corpus/targets.py (make_targets) is missing: the corpus "
+        raise RuntimeError("model_training/corpus/targets.py (make_targets) is missing: the corpus "
                            "cannot be built without motion targets") from e
     motion = np.asarray(make_targets(timing, poses, frames, rng), dtype=np.float32)
     if motion.shape != (2, frames, MOTION_DIM):
@@ -146,7 +141,7 @@ def poses_array(poses) -> np.ndarray:
 def activity_from_timing(timing: DialogueTiming, frames: int) -> np.ndarray:
     """(2, T) bool: frame t is active for a person if its centre time lies inside one of the
     person's segments."""
-    centres = (np.arange(frames) + 0.5) / FPS
+    centres = (np.arange(frames) + 0.5) / MODEL_FPS
     act = np.zeros((2, frames), bool)
     for s in timing.segments:
         act[s.speaker] |= (centres >= s.start) & (centres < s.end)
@@ -227,7 +222,7 @@ def build_corpus(out: str, conversations: int, seed: int, split: str, workers: i
     elapsed = time.perf_counter() - t0
     index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "split": split, "seed": seed,
              "args": {"conversations": conversations, "start": start, "workers": workers},
-             "sample_rate": SAMPLE_RATE, "fps": FPS, "motion_channels": list(MOTION_CHANNELS),
+             "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "motion_channels": list(MOTION_CHANNELS),
              "voices": sorted(f"espeak:{b}+{v}" if split != "festival" else f"festival:{b}"
                               for b, v in voice_pool(split)),
              "files": done, "run_audio_seconds": round(audio_s, 2),
@@ -272,8 +267,9 @@ def capture_to_motion(arkit: np.ndarray, head: np.ndarray, eyes: np.ndarray | No
     pitch, yaw, roll in radians relative to the rest pose (geometry.py conventions); ``eyes``
     (T, 4) yawL, pitchL, yawR, pitchR in radians relative to the head, or None to read them off
     the eyeLook* weights (the inverse of gaze.eye_look_weights). Gaze = mean of the two eyes."""
-    from ..channels import ARKIT_BLENDSHAPES, pack_motion
-    from ..gaze import EYE_LOOK_RANGE_HORIZONTAL as H, EYE_LOOK_RANGE_VERTICAL as V
+    from model_runtime.channels import ARKIT_BLENDSHAPES, pack_motion
+    from model_runtime.gaze import EYE_LOOK_RANGE_HORIZONTAL as H
+    from model_runtime.gaze import EYE_LOOK_RANGE_VERTICAL as V
     arkit, head = np.asarray(arkit, np.float64), np.asarray(head, np.float64)
     if arkit.ndim != 2 or arkit.shape[1] != 52 or head.shape != (len(arkit), 3):
         raise ValueError(f"need arkit (T, 52) and head (T, 3), got {arkit.shape} and {head.shape}")
@@ -288,7 +284,7 @@ def capture_to_motion(arkit: np.ndarray, head: np.ndarray, eyes: np.ndarray | No
     face = {n: w[n] for n in ARKIT_BLENDSHAPES if not n.startswith("eyeLook")}
     motion = pack_motion(face, head, gaze)
     t_in = np.arange(len(motion)) / float(capture_fps)
-    t_out = np.arange(frames) / FPS
+    t_out = np.arange(frames) / MODEL_FPS
     return np.stack([np.interp(t_out, t_in, motion[:, c]) for c in range(MOTION_DIM)],
                     axis=1).astype(np.float32)
 
@@ -300,7 +296,7 @@ def write_capture(path, audio: np.ndarray, sample_rate: int, motion: np.ndarray,
     ``motion`` (2, T, 49) at 25 fps with T = ceil(N16 / 640) (see capture_to_motion),
     optional per-person ``tracks`` (2, N) at the same rate, and ``activity`` (2, T) bool
     (required when there are no tracks; otherwise read off the tracks' energy)."""
-    from ..audio import resample
+    from model_runtime.audio import resample
     mix = resample(np.asarray(audio, np.float32), int(sample_rate), SAMPLE_RATE)
     frames = num_frames(len(mix))
     if tracks is not None:
@@ -311,7 +307,7 @@ def write_capture(path, audio: np.ndarray, sample_rate: int, motion: np.ndarray,
     if activity is None:
         raise ValueError("pass activity (2, T) when there are no per-person tracks")
     info = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "split": "capture",
-            "source": "capture", "sample_rate": SAMPLE_RATE, "fps": FPS,
+            "source": "capture", "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS,
             "motion_channels": list(MOTION_CHANNELS), **(meta or {})}
     save_conversation(path, to_int16(mix), np.asarray(motion, np.float32), activity,
                       poses_array(poses), info, None if tracks is None else to_int16(tracks))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m model_runtime.corpus --out DIR --conversations N --seed S
+"""Command line: ``python -m model_training.corpus --out DIR --conversations N --seed S
 --split train|heldout|festival [--workers W] [--start I]``."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model_runtime.corpus",
+    p = argparse.ArgumentParser(prog="python -m model_training.corpus",
                                 description="Generate synthetic two-person conversations.")
     p.add_argument("--out", required=True, help="output folder (conv_NNNNN.npz + index.json)")
     p.add_argument("--conversations", type=int, required=True, help="how many to write")

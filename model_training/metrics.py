@@ -10,12 +10,12 @@ import math
 import numpy as np
 import torch
 
-from .blinks import BLINK_CHANNELS, blink_onsets
-from .channels import GAZE_SLICE, HEAD_SLICE, channel_index
-from .diffusion import GAZE_ON_PARTNER_DEG
-from .features import MODEL_FPS
-from .geometry import HeadPose, angle_between, gaze_directions_world, gaze_error_to_target, mutual_gaze
-from .masks import dilate, runs
+from model_runtime.blinks import BLINK_CHANNELS, blink_onsets
+from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, channel_index
+from model_runtime.geometry import (LOOK_AT_TOLERANCE_DEG, HeadPose, angle_between, gaze_directions_world,
+                                     gaze_error_to_target, mutual_gaze)
+from model_runtime.masks import dilate, runs
+from model_runtime.timebase import MODEL_FPS
 
 MOUTH_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthPressLeft", "mouthPressRight",
                   "mouthRollLower", "mouthRollUpper", "mouthLowerDownLeft", "mouthLowerDownRight",
@@ -89,7 +89,7 @@ def gaze_metrics(pred: np.ndarray, target: np.ndarray, poses: tuple[HeadPose, He
     mp = mutual_gaze(poses[0], gp[0], poses[1], gp[1]).numpy()
     mt = mutual_gaze(poses[0], gt[0], poses[1], gt[1]).numpy()
     return {"gaze_err_deg": float(err.mean()) * 180 / math.pi,
-            "look_away_share": float((off_partner > math.radians(GAZE_ON_PARTNER_DEG)).float().mean()),
+            "look_away_share": float((off_partner > math.radians(LOOK_AT_TOLERANCE_DEG)).float().mean()),
             "mutual_tp": int((mp & mt).sum()), "mutual_pred": int(mp.sum()), "mutual_true": int(mt.sum())}
 
 

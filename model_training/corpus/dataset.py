@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..channels import MOTION_CHANNELS, MOTION_DIM
-from ..geometry import HeadPose
+from model_runtime.channels import MOTION_CHANNELS, MOTION_DIM
+from model_runtime.geometry import HeadPose
+from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames
 
-SAMPLE_RATE = 16000
-FPS = 25
-HOP = SAMPLE_RATE // FPS
 REQUIRED = ("mix", "motion", "activity", "poses", "meta")
 
 
@@ -35,7 +33,7 @@ def validate(arrays: dict, meta: dict, where: str = "conversation") -> None:
     if mix is None or mix.ndim != 1 or mix.dtype != np.int16 or len(mix) == 0:
         _fail(where, f"'mix' must be a non-empty 1-D int16 array at 16 kHz, got "
                      f"{None if mix is None else (mix.dtype, mix.shape)}")
-    n, t = len(mix), -(-len(mix) // HOP)
+    n, t = len(mix), num_frames(len(mix))
     tracks = arrays.get("tracks")
     if tracks is not None and (tracks.dtype != np.int16 or tracks.shape != (2, n)):
         _fail(where, f"'tracks' must be int16 of shape (2, {n}), got {tracks.dtype} {tracks.shape}")
@@ -45,7 +43,7 @@ def validate(arrays: dict, meta: dict, where: str = "conversation") -> None:
                      f"got {motion.shape}")
     if motion.shape[1] != t:
         _fail(where, f"'motion' has {motion.shape[1]} frames; {n} samples at 16 kHz need "
-                     f"T = ceil({n} / {HOP}) = {t} frames at {FPS} fps")
+                     f"T = ceil({n} / {HOP}) = {t} frames at {MODEL_FPS} fps")
     if motion.dtype != np.float32 or not np.all(np.isfinite(motion)):
         _fail(where, "'motion' must be finite float32")
     act = arrays["activity"]
@@ -88,7 +86,7 @@ def load_conversation(path) -> dict:
         raise CorpusFormatError(f"{where}: bad head pose ({e})") from e
     return {"mix": arrays["mix"], "tracks": arrays.get("tracks"), "motion": arrays["motion"],
             "activity": arrays["activity"], "poses": poses, "poses_array": arrays["poses"],
-            "meta": meta, "sample_rate": SAMPLE_RATE, "fps": FPS, "path": where}
+            "meta": meta, "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "path": where}
 
 
 def audio_float(pcm: np.ndarray) -> np.ndarray:

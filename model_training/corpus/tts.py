@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
+from model_runtime.timebase import SAMPLE_RATE
+
 from .timing import Phone
 
 LEAD_MARGIN_S = 0.01     # audio kept before the first phone

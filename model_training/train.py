@@ -1,8 +1,8 @@
 """Train the dual-stream denoiser on a corpus directory.
 
-    python -m model_runtime.train --corpus corpus_data/train --out model_runtime/weights/default.pt
+    python -m model_training.train --corpus corpus_data/train --out model_runtime/weights/default.pt
 
-Several GPUs (or processes): ``torchrun --nproc_per_node=N -m model_runtime.train ...`` uses
+Several GPUs (or processes): ``torchrun --nproc_per_node=N -m model_training.train ...`` uses
 PyTorch's DistributedDataParallel; each process draws its own batches, rank 0 writes the file.
 Fine-tuning on a studio's capture: ``--init model_runtime/weights/default.pt --corpus my_capture``.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import time
@@ -19,23 +18,21 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from . import features
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .diffusion import LossWeights, training_loss
-from .model import DualStreamDenoiser, ModelConfig, count_parameters
+from model_runtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from model_runtime.model import DualStreamDenoiser, ModelConfig, count_parameters
+from model_runtime.presets import read_preset
+
+from .objective import LossWeights, training_loss
 from .training_data import WindowSampler, load_split, normalisation_stats
 
-PRESETS = Path(__file__).resolve().parent.parent / "presets" / "models"
 ABLATIONS = {"none": {}, "no_cross_stream": {"use_cross_stream": False}, "no_roles": {"use_roles": False},
              "no_layout": {"use_layout": False}, "no_gaze_loss": {}}
 
 
 def model_config(name_or_path: str, ablation: str = "none") -> ModelConfig:
     path = Path(name_or_path)
-    if not path.is_file():
-        path = PRESETS / f"{name_or_path}.json"
-    raw = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
-    raw.update(audio_dim=features.FEATURE_DIM, **ABLATIONS[ablation])
+    raw = read_preset(path.resolve() if path.is_file() else Path("models") / f"{name_or_path}.json")
+    raw.update(ABLATIONS[ablation])
     return ModelConfig.from_dict(raw)
 
 
@@ -135,9 +132,9 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m model_runtime.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m model_training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--corpus", required=True, help="corpus directory (python -m model_runtime.corpus)")
+    p.add_argument("--corpus", required=True, help="corpus directory (python -m model_training.corpus)")
     p.add_argument("--split", default="train", help="split to train on (default: train; 'all' for every file)")
     p.add_argument("--out", required=True, help="checkpoint file to write")
     p.add_argument("--config", default="default", help="model config preset name or JSON file")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blinks import blink_curve
-from ..channels import MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
-from ..geometry import HeadPose
+from model_runtime.blinks import blink_curve
+from model_runtime.channels import MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
+from model_runtime.geometry import HeadPose
+
 from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
                         lowpass, sample_style, smooth_noise)
 from .gazeplan import fixational, gaze_directions_rest, gaze_in_head, partner_angles, plan_gaze

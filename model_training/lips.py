@@ -9,9 +9,9 @@ import functools
 
 import numpy as np
 
-from ..channels import FACE_SLICE, MODEL_FACE_CHANNELS
-from . import geometry as geo
-from .shapes import shape_offsets
+from model_runtime.channels import FACE_SLICE, MODEL_FACE_CHANNELS
+from model_runtime.default_head import geometry as geo
+from model_runtime.default_head.shapes import shape_offsets
 
 LIP_RINGS = (0, 4)       # mouth rings from the lip edge out to the lips' outer border
 

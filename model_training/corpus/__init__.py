@@ -2,7 +2,7 @@
 timing (``tts``), dialogue scripts (``script``), placement, mixing and augmentation
 (``mixing``), motion targets (``targets``), the on-disk format (``writer``, ``dataset``).
 
-Build one with ``python -m model_runtime.corpus --out DIR --conversations N --seed S
+Build one with ``python -m model_training.corpus --out DIR --conversations N --seed S
 --split train``; read it with :func:`load_conversation` / :func:`list_conversations`.
 Submodules are imported lazily so that reading a corpus needs neither espeak-ng nor sox.
 """

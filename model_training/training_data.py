@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import features
-from .channels import MOTION_DIM
-from .roles import role_tracks
+from model_runtime import features
+from model_runtime.channels import MOTION_DIM
+from model_runtime.geometry import conversation_layout
+from model_runtime.roles import role_tracks
+
 from .corpus.dataset import audio_float, list_conversations, load_conversation
-from .geometry import conversation_layout
 
 
 @dataclass

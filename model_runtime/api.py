@@ -1,0 +1,90 @@
+"""The runtime's one public door: everything the Blender add-on, the CLI and studios' scripts use.
+
+    from model_runtime import api
+    poses = api.preset_layout("face_to_face")
+    audio = api.conversation_audio("mixed", [api.audio_clip("dialogue.wav")])
+    result = api.generate(audio, poses, api.GenerationSettings(seed=3))
+    result.save("dialogue.json")
+
+Importing this module loads no PyTorch (Blender starts fast and lists presets, places rigs
+and draws the layout preview before PyTorch is installed). What needs PyTorch is imported
+when first used: ``generate``, ``preload``, ``audio_clip``, ``conversation_audio`` and
+``default_weights``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import default_head
+from .channels import (EYE_CHANNELS, EYE_LEFT, EYE_RIGHT, HEAD_CHANNELS, HEAD_LIMITS, HEAD_PITCH, HEAD_ROLL,
+                       HEAD_YAW, GAZE_LIMITS, OUTPUT_FACE_CHANNELS, ROLE_NAMES)
+from .errors import AudioError, CheckpointError, GenerationCancelled, LayoutError, TalkingTogetherError
+from .head_pose import LOOK_REACH, HeadPose, head_basis
+from .layouts import FREE_LAYOUT, layout_presets, preset_layout
+from .presets import PRESETS_DIR, preset_names, read_preset
+from .result import OUTPUT_FORMATS, ConversationResult, PersonTrack, check_output_path
+from .settings import DEFAULTS, DEVICES, GenerationSettings
+from .timebase import MODEL_FPS
+
+Progress = Callable[[float, str], None]
+
+__all__ = [
+    "AudioError", "CheckpointError", "ConversationResult", "DEFAULTS", "DEVICES", "EYE_CHANNELS", "EYE_LEFT",
+    "EYE_RIGHT", "FREE_LAYOUT", "GAZE_LIMITS", "GenerationCancelled", "GenerationSettings", "HEAD_CHANNELS",
+    "HEAD_LIMITS", "HEAD_PITCH", "HEAD_ROLL", "HEAD_YAW", "HeadPose", "LOOK_REACH", "LayoutError", "MODEL_FPS",
+    "OUTPUT_FACE_CHANNELS", "OUTPUT_FORMATS", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES", "TalkingTogetherError",
+    "audio_clip", "check_output_path", "conversation_audio", "default_head", "default_weights", "generate", "head_basis", "layout_presets",
+    "load_result", "preload", "preset_layout", "preset_names", "read_preset",
+]
+
+
+def generate(audio, poses: tuple[HeadPose, HeadPose], settings: GenerationSettings = DEFAULTS,
+             progress: Progress | None = None, swap: bool = False) -> ConversationResult:
+    """Both people's per-frame motion for a conversation (see pipeline.generate).
+
+    ``progress(fraction, message)`` is called as work advances; raising GenerationCancelled
+    from it stops generation and nothing is returned."""
+    from . import pipeline
+    return pipeline.generate(audio, poses, settings, progress=progress, swap=swap)
+
+
+def preload(settings: GenerationSettings = DEFAULTS) -> None:
+    """Check the settings and load the weights onto the device now, so that a bad weights file
+    or a missing GPU is reported before any work starts (generate then finds them cached)."""
+    from . import pipeline
+    settings = settings.checked()
+    pipeline.load_model(settings.checkpoint, pipeline.resolve_device(settings.device))
+
+
+def audio_clip(path: str, *, source_start: float = 0.0, timeline_start: float = 0.0,
+               duration: float | None = None, gain: float = 1.0, channel: int | None = None):
+    """A span of an audio file placed on the conversation's timeline (seconds)."""
+    from .audio import AudioClip
+    return AudioClip(path, source_start=source_start, timeline_start=timeline_start, duration=duration,
+                     gain=gain, channel=channel)
+
+
+def conversation_audio(mode: str, clips: list, clips_b: list = ()):
+    """Read clips into one conversation: ``"mixed"`` (both voices in the clips), ``"stereo"``
+    (one clip, A left and B right) or ``"per_person"`` (``clips`` are A's, ``clips_b`` B's)."""
+    from .audio import ConversationAudio
+    if mode == "per_person":
+        return ConversationAudio.per_person(list(clips), list(clips_b))
+    if mode == "stereo":
+        if len(clips) != 1:
+            raise AudioError("stereo audio is one clip with person A on the left and B on the right")
+        return ConversationAudio.stereo(clips[0])
+    if mode == "mixed":
+        return ConversationAudio.mixed(list(clips))
+    raise AudioError(f"unknown audio mode {mode!r}; use mixed, stereo or per_person")
+
+
+def load_result(path) -> ConversationResult:
+    """A result saved by ``ConversationResult.save`` (.npz, .json)."""
+    return ConversationResult.load(path)
+
+
+def default_weights():
+    """Path of the shipped default weights (it may be missing in a trimmed checkout)."""
+    from .checkpoint import DEFAULT_WEIGHTS
+    return DEFAULT_WEIGHTS
