@@ -22,6 +22,8 @@ EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".zip", ".whl", ".wav", ".flac", ".mp3", ".
                      ".log", ".orig", ".rej", ".swp", ".tmp"}
 # What may ship from model_runtime/ (code, small JSON configs, the default weights).
 RUNTIME_SUFFIXES = {".py", ".json"}
+# The runtime's command line: run with `python -m model_runtime`, never inside Blender.
+RUNTIME_NOT_SHIPPED = {"cli.py", "__main__.py"}
 WEIGHT_SUFFIXES = {".pt", ".pth", ".safetensors"}
 # Files every zip must hold.
 REQUIRED_IN_ZIP = ("blender_manifest.toml", "__init__.py", "model_runtime/__init__.py",
@@ -47,6 +49,8 @@ def link_or_copy(src: Path, dst: Path) -> None:
 
 
 def _is_runtime_file(rel: Path) -> bool:
+    if rel.as_posix() in RUNTIME_NOT_SHIPPED:
+        return False
     suffix = rel.suffix.lower()
     return suffix in RUNTIME_SUFFIXES or (rel.parts[0] == "weights" and suffix in WEIGHT_SUFFIXES)
 

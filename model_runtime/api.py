@@ -23,7 +23,7 @@ from .head_pose import LOOK_REACH, HeadPose, head_basis
 from .layouts import FREE_LAYOUT, layout_presets, preset_layout
 from .presets import PRESETS_DIR, preset_names, read_preset
 from .result import OUTPUT_FORMATS, ConversationResult, PersonTrack, check_output_path
-from .settings import DEFAULTS, DEVICES, GenerationSettings
+from .settings import DEFAULTS, DEVICES, MAX_BLINKS_PER_MINUTE, MAX_GUIDANCE, MAX_STEPS, GenerationSettings
 from .timebase import MODEL_FPS
 
 Progress = Callable[[float, str], None]
@@ -31,7 +31,7 @@ Progress = Callable[[float, str], None]
 __all__ = [
     "AudioError", "CheckpointError", "ConversationResult", "DEFAULTS", "DEVICES", "EYE_CHANNELS", "EYE_LEFT",
     "EYE_RIGHT", "FREE_LAYOUT", "GAZE_LIMITS", "GenerationCancelled", "GenerationSettings", "HEAD_CHANNELS",
-    "HEAD_LIMITS", "HEAD_PITCH", "HEAD_ROLL", "HEAD_YAW", "HeadPose", "LOOK_REACH", "LayoutError", "MODEL_FPS",
+    "HEAD_LIMITS", "HEAD_PITCH", "HEAD_ROLL", "HEAD_YAW", "HeadPose", "LOOK_REACH", "LayoutError", "MAX_BLINKS_PER_MINUTE", "MAX_GUIDANCE", "MAX_STEPS", "MODEL_FPS",
     "OUTPUT_FACE_CHANNELS", "OUTPUT_FORMATS", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES", "TalkingTogetherError",
     "audio_clip", "check_output_path", "conversation_audio", "default_head", "default_weights", "generate", "head_basis", "layout_presets",
     "load_result", "preload", "preset_layout", "preset_names", "read_preset",

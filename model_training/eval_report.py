@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, channel_index
+from model_runtime.channels import channel_index
 
 COLUMNS = [  # (key, header, format, better)
     ("mouth_err", "mouth MAE", "{:.4f}", "lower"),
@@ -51,8 +51,8 @@ def plot_example(example: dict, path: Path, methods: list[str]) -> None:
     axes[0].legend(loc="upper right", fontsize=7, ncol=4)
     for name in methods[:2]:
         for i, style in zip(range(2), ("-", "--")):
-            axes[2].plot(t, np.degrees(preds[name][i, :, HEAD_SLICE][:, 1]), style, lw=1, label=f"{name} {'AB'[i]}")
-            axes[3].plot(t, np.degrees(preds[name][i, :, GAZE_SLICE][:, 0]), style, lw=1, label=f"{name} {'AB'[i]}")
+            axes[2].plot(t, np.degrees(preds[name][i, :, channel_index("headYaw")]), style, lw=1, label=f"{name} {'AB'[i]}")
+            axes[3].plot(t, np.degrees(preds[name][i, :, channel_index("gazeYaw")]), style, lw=1, label=f"{name} {'AB'[i]}")
     axes[2].set_ylabel("head yaw °")
     axes[3].set_ylabel("gaze yaw ° (in head)")
     axes[2].legend(fontsize=7, ncol=4)

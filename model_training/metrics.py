@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from model_runtime.blinks import BLINK_CHANNELS, blink_onsets
-from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, channel_index
+from model_runtime.channels import GAZE_SLICE, HEAD_PITCH, HEAD_ROLL, HEAD_SLICE, HEAD_YAW, channel_index
 from model_runtime.geometry import (LOOK_AT_TOLERANCE_DEG, HeadPose, angle_between, gaze_directions_world,
                                      gaze_error_to_target, mutual_gaze)
 from model_runtime.masks import dilate, runs
@@ -96,10 +96,11 @@ def gaze_metrics(pred: np.ndarray, target: np.ndarray, poses: tuple[HeadPose, He
 def head_stats(motion: np.ndarray) -> dict[str, float]:
     """Head motion amount: std of each angle (degrees) and mean angular speed (degrees/s)."""
     head = np.degrees(motion[..., HEAD_SLICE])
-    speed = np.abs(np.diff(head, axis=1)).sum(-1).mean() * 25
-    return {"head_std_pitch": float(head[..., 0].std(1).mean()), "head_std_yaw": float(head[..., 1].std(1).mean()),
-            "head_std_roll": float(head[..., 2].std(1).mean()), "head_speed": float(speed),
-            "head_mean_yaw_abs": float(np.abs(head[..., 1].mean(1)).mean())}
+    speed = np.abs(np.diff(head, axis=1)).sum(-1).mean() * MODEL_FPS
+    return {"head_std_pitch": float(head[..., HEAD_PITCH].std(1).mean()),
+            "head_std_yaw": float(head[..., HEAD_YAW].std(1).mean()),
+            "head_std_roll": float(head[..., HEAD_ROLL].std(1).mean()), "head_speed": float(speed),
+            "head_mean_yaw_abs": float(np.abs(head[..., HEAD_YAW].mean(1)).mean())}
 
 
 def blinks_per_minute(motion: np.ndarray) -> float:

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 
 import bpy
 
-from . import audio_source, jobs, runtime
+from . import audio_source, jobs
 from .properties import FREE_LAYOUT, mapping_presets
+from .runtime import ADDON_PACKAGE, missing_dependencies, runtime_api
+
+DEFAULTS = runtime_api.DEFAULTS
 
 COLLECTION_NAME = "Talking Together"
 TORCH_MISSING = ("PyTorch is not installed: open Edit > Preferences > Add-ons > Talking Together "
@@ -32,7 +35,7 @@ def _scene(scene):
 
 def addon_preferences():
     """This add-on's preferences, or None when it runs as a plain package (tests, scripts)."""
-    addon = bpy.context.preferences.addons.get(runtime.ADDON_PACKAGE)
+    addon = bpy.context.preferences.addons.get(ADDON_PACKAGE)
     return addon.preferences if addon else None
 
 
@@ -69,7 +72,7 @@ def resolve_pair(rig_a, rig_b, mapping_a: str | None = None, mapping_b: str | No
 
 def layout_poses(layout: str, distance: float | None = None, height_offset: float = 0.0):
     """The two HeadPoses of a layout preset (LayoutError for an unknown name)."""
-    return runtime.module("layouts").preset_layout(layout, distance=distance, height_offset=height_offset)
+    return runtime_api.preset_layout(layout, distance=distance, height_offset=height_offset)
 
 
 def add_head_rigs(scene=None, layout: str = "face_to_face", distance: float | None = None,
@@ -113,7 +116,7 @@ class Plan:
     bindings: tuple
     poses: tuple
     audio: audio_source.AudioPlan
-    settings: object                  # pipeline.GenerationSettings
+    settings: object                  # runtime_api.GenerationSettings, checked
     swap: bool = False
     name: str = "Conversation"
     use_nla: bool = False
@@ -136,12 +139,12 @@ class Plan:
 
     def work(self, progress):
         """Read the audio and run the model (no Blender data: safe in a worker thread)."""
-        pipeline = runtime.module("pipeline")
         audio = self.audio.build()
-        return pipeline.generate(audio, self.poses, self.settings, progress=progress, swap=self.swap)
+        return runtime_api.generate(audio, self.poses, self.settings, progress=progress, swap=self.swap)
 
 
-def _generation_settings(seed, steps, guidance, device, checkpoint, blinks_per_minute):
+def _generation_settings(scene, seed, steps, guidance, device, checkpoint, blinks_per_minute):
+    """Checked settings at the scene's frame rate (one key per scene frame)."""
     prefs = addon_preferences()
     if device in (None, "default"):
         device = prefs.device if prefs else "auto"
@@ -150,28 +153,12 @@ def _generation_settings(seed, steps, guidance, device, checkpoint, blinks_per_m
     if checkpoint:
         checkpoint = bpy.path.abspath(checkpoint)
         if not os.path.isfile(checkpoint):
-            raise runtime.errors.CheckpointError(
+            raise runtime_api.CheckpointError(
                 f"weights file not found: {checkpoint}; fix the path in the add-on preferences or "
                 "clear it to use the shipped weights.")
-    pipeline = runtime.module("pipeline")
-    return pipeline.GenerationSettings(seed=int(seed), steps=int(steps), guidance=float(guidance),
-                                       device=device, checkpoint=checkpoint or None,
-                                       blinks_per_minute=float(blinks_per_minute))
-
-
-def _preload_model(settings) -> None:
-    """Load the weights now, on the main thread: a file that does not load (or a device that is
-    missing) is reported before anything starts, and the worker then finds the model cached."""
-    pipeline = runtime.module("pipeline")
-    if hasattr(pipeline, "load_model") and hasattr(pipeline, "resolve_device"):
-        pipeline.load_model(settings.checkpoint, pipeline.resolve_device(settings.device))
-
-
-def _at_scene_fps(settings, scene):
-    """Ask the runtime for the scene's frame rate, so the bake gets one key per frame."""
-    if hasattr(settings, "output_fps"):
-        settings.output_fps = audio_source.scene_fps(scene)
-    return settings
+    return runtime_api.GenerationSettings(seed=seed, steps=steps, guidance=guidance, device=device,
+                                          checkpoint=checkpoint or None, blinks_per_minute=blinks_per_minute,
+                                          output_fps=audio_source.scene_fps(scene)).checked()
 
 
 def _check_range(scene, audio_plan, extend: bool, warnings: list) -> None:
@@ -184,18 +171,20 @@ def _check_range(scene, audio_plan, extend: bool, warnings: list) -> None:
 
 
 def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, layout=None,
-            distance=None, height_offset=0.0, seed=0, steps=6, guidance=1.5, blinks_per_minute=17.0,
-            device="auto", checkpoint=None, name="Conversation", use_nla=False, swap=False,
+            distance=None, height_offset=0.0, seed=DEFAULTS.seed, steps=DEFAULTS.steps,
+            guidance=DEFAULTS.guidance, blinks_per_minute=DEFAULTS.blinks_per_minute,
+            device=DEFAULTS.device, checkpoint=None, name="Conversation", use_nla=False, swap=False,
             extend_scene_range=True) -> Plan:
     """Check every input and return a Plan; raises, and changes nothing, on any problem."""
-    if runtime.missing_dependencies():
-        raise runtime.errors.TalkingTogetherError(TORCH_MISSING)
+    if missing_dependencies():
+        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
     if not name or not name.strip():
         raise ValueError("the conversation needs a name (the bake's action and NLA names use it).")
-    settings = _at_scene_fps(_generation_settings(seed, steps, guidance, device, checkpoint, blinks_per_minute),
-                             scene)
+    settings = _generation_settings(scene, seed, steps, guidance, device, checkpoint, blinks_per_minute)
     bindings = resolve_pair(rig_a, rig_b, mapping_a, mapping_b)
-    _preload_model(settings)
+    # Load the weights now, on the main thread: a file that does not load (or a missing
+    # device) is reported before anything starts, and the worker finds the model cached.
+    runtime_api.preload(settings)
     place = bool(layout) and layout != FREE_LAYOUT
     if place:
         poses = layout_poses(layout, distance, height_offset)
@@ -212,8 +201,8 @@ def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, 
 def prepare_from_settings(scene) -> Plan:
     """A Plan from the panel (``scene.talking_together``); generation uses the rigs as placed."""
     s = scene.talking_together
-    if runtime.missing_dependencies():
-        raise runtime.errors.TalkingTogetherError(TORCH_MISSING)
+    if missing_dependencies():
+        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
     check_pair(s.rig_a, s.rig_b)
     audio_plan = audio_source.plan_from_settings(scene, s)
     return prepare(scene, s.rig_a, s.rig_b, audio_plan, mapping_a=s.mapping_a, mapping_b=s.mapping_b,
@@ -232,6 +221,7 @@ def finish(plan: Plan, result):
         scene_layout.apply_layout(plan.bindings, plan.poses)
     # The result's start_time already holds the audio's place on the timeline (frame / fps).
     report = bake.bake_conversation(scene, plan.bindings, result, 0.0, plan.name, use_nla=plan.use_nla)
+    report.warnings += plan.warnings
     if plan.extend_range:
         start, end = plan.audio.frame_range
         scene.frame_start = min(scene.frame_start, max(0, math.floor(start)))
@@ -240,10 +230,12 @@ def finish(plan: Plan, result):
 
 
 def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, layout=None,
-             distance=None, height_offset=0.0, mapping_a=None, mapping_b=None, seed=0, steps=6,
-             guidance=1.5, blinks_per_minute=17.0, device="auto", checkpoint=None, name="Conversation",
-             use_nla=False, swap=False, extend_scene_range=True, progress=None):
-    """Generate and bake a conversation; returns the bake's BakeReport.
+             distance=None, height_offset=0.0, mapping_a=None, mapping_b=None, seed=DEFAULTS.seed,
+             steps=DEFAULTS.steps, guidance=DEFAULTS.guidance, blinks_per_minute=DEFAULTS.blinks_per_minute,
+             device=DEFAULTS.device, checkpoint=None, name="Conversation", use_nla=False, swap=False,
+             extend_scene_range=True, progress=None):
+    """Generate and bake a conversation; returns the bake's BakeReport (its ``warnings`` say
+    what the artist should know, e.g. keys baked past the scene range).
 
     rig_a/rig_b default to the panel's rigs. ``audio`` is a sound strip (or its name), an
     audio file path, or a pair of strips (one per person); None uses the panel's choice.
@@ -260,13 +252,11 @@ def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, la
                    steps=steps, guidance=guidance, blinks_per_minute=blinks_per_minute, device=device,
                    checkpoint=checkpoint, name=name,
                    use_nla=use_nla, swap=swap, extend_scene_range=extend_scene_range)
-    for w in plan.warnings:
-        print(f"Talking Together: warning: {w}")
     job = jobs.GenerationJob(_with_user_progress(plan.work, progress)).run_sync()
     if job.error is not None:
         raise job.error
     if job.cancelled:
-        raise runtime.errors.GenerationCancelled("generation cancelled; nothing was baked.")
+        raise runtime_api.GenerationCancelled("generation cancelled; nothing was baked.")
     return finish(plan, job.result)
 
 
@@ -280,20 +270,6 @@ def _with_user_progress(work, user_progress):
             user_progress(fraction, message)
         return work(both)
     return run
-
-
-def bake_result(result, scene=None, rig_a=None, rig_b=None, *, frame_offset=0.0, mapping_a=None,
-                mapping_b=None, name="Conversation", use_nla=False):
-    """Bake a ConversationResult (or a .npz saved by one) onto two rigs; returns BakeReport.
-    Result frame i lands on scene frame ``frame_offset + (start_time + i / fps) * scene_fps``."""
-    from . import bake
-    scene = _scene(scene)
-    s = scene.talking_together
-    if isinstance(result, (str, os.PathLike)):
-        result = runtime.module("result").ConversationResult.load(bpy.path.abspath(str(result)))
-    bindings = resolve_pair(rig_a or s.rig_a, rig_b or s.rig_b, mapping_a, mapping_b)
-    return bake.bake_conversation(scene, bindings, result, float(frame_offset or 0.0), name,
-                                  use_nla=use_nla)
 
 
 def clear_bake(scene=None, rig_a=None, rig_b=None, name="Conversation") -> None:

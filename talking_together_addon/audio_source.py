@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import bpy
 
-from . import runtime
 from .properties import sound_strips
+from .runtime import runtime_api
 
-AudioError = runtime.errors.AudioError
+AudioError = runtime_api.AudioError
 
 
 def scene_fps(scene) -> float:
@@ -73,8 +73,7 @@ def strip_span(scene, strip, channel: int | None = None) -> StripSpan:
     start, end = float(strip.frame_final_start), float(strip.frame_final_end)
     # frame_start is where the untrimmed sound begins; sound_offset shifts the sound inside it.
     source_start = (start - strip.frame_start) / fps + getattr(strip, "sound_offset", 0.0)
-    audio = _audio_module()
-    clip = audio.AudioClip(path, source_start=max(0.0, source_start), timeline_start=start / fps,
+    clip = runtime_api.audio_clip(path, source_start=max(0.0, source_start), timeline_start=start / fps,
                            duration=(end - start) / fps, gain=float(strip.volume), channel=channel)
     return StripSpan(start, end, clip)
 
@@ -91,7 +90,7 @@ def file_span(scene, path: str, start_frame: float | None = None) -> StripSpan:
     if seconds <= 0:
         raise AudioError(f"audio file {path} is empty.")
     fps = scene_fps(scene)
-    clip = _audio_module().AudioClip(path, timeline_start=start / fps)
+    clip = runtime_api.audio_clip(path, timeline_start=start / fps)
     return StripSpan(start, start + seconds * fps, clip)
 
 
@@ -103,10 +102,6 @@ def _file_duration(path: str) -> float:
     except Exception as exc:   # libsndfile reports corrupt and unsupported files alike
         raise AudioError(f"cannot read audio file {path}: {exc}") from None
     return info.frames / info.samplerate if info.samplerate else 0.0
-
-
-def _audio_module():
-    return runtime.module("audio")   # imports PyTorch: only when audio is actually used
 
 
 @dataclass
@@ -122,13 +117,10 @@ class AudioPlan:
 
     def build(self):
         """Read the audio into a ConversationAudio (slow: run it in the worker)."""
-        audio = _audio_module()
         clips = [s.clip for s in self.spans]
         if self.mode == "per_person":
-            return audio.ConversationAudio.per_person(clips[:self.len_a], clips[self.len_a:])
-        if self.mode == "stereo":
-            return audio.ConversationAudio.stereo(clips[0])
-        return audio.ConversationAudio.mixed(clips)
+            return runtime_api.conversation_audio(self.mode, clips[:self.len_a], clips[self.len_a:])
+        return runtime_api.conversation_audio(self.mode, clips)
 
 
 def plan_from_settings(scene, settings) -> AudioPlan:

@@ -16,8 +16,10 @@ from mathutils import Quaternion
 
 from . import anim_compat as compat
 from . import rig_binding
-from .rig_math import (axes_spec_matrix, axis_vector, bone_to_head, continuous, head_basis,
-                       head_quats, quat_power, to_bone_local)
+from .rig_math import axes_spec_matrix, axis_vector, bone_to_head, continuous, head_quats, quat_power, to_bone_local
+from .runtime import runtime_api
+
+FACE_CHANNELS = runtime_api.OUTPUT_FACE_CHANNELS
 
 BAKE_PROP, RIG_PROP, KEPT_PROP = "tt_bake_name", "tt_rig", "tt_kept_track"
 GROUP_FACE, GROUP_HEAD, GROUP_EYES = "TT Face", "TT Head", "TT Eyes"
@@ -30,14 +32,13 @@ class BakeReport:
     frame_range: tuple = (0.0, 0.0)
     missing: list = field(default_factory=list)     # "<rig>: <channel or bone>", not fatal
     actions: list = field(default_factory=list)     # names of the Actions written
+    warnings: list = field(default_factory=list)    # sentences for the artist, not fatal
     seconds: float = 0.0
 
 
 # ---- curves to write (computed before anything in the scene changes) -------------------
 def _shape_curves(binding, person) -> dict:
     """{Key ID: [(data_path, index, group, values)]} for the face meshes."""
-    from .runtime import module
-    names = module("channels").OUTPUT_FACE_CHANNELS
     out = {}
     for mesh in binding.face_meshes:
         key = mesh.data.shape_keys
@@ -45,7 +46,7 @@ def _shape_curves(binding, person) -> dict:
         for ch, key_name in binding.mapping["shape_keys"].items():
             if key_name and key_name in key.key_blocks:
                 path = f'key_blocks["{bpy.utils.escape_identifier(key_name)}"].value'
-                curves.append((path, 0, GROUP_FACE, person.face[:, names.index(ch)]))
+                curves.append((path, 0, GROUP_FACE, person.face[:, FACE_CHANNELS.index(ch)]))
         if curves:
             out[key] = curves
     return out
@@ -84,25 +85,24 @@ def _bone_curves(binding, person) -> list:
     arm, m = binding.armature, binding.mapping
     if arm is None:
         return []
-    frame = head_basis(axis_vector(m["forward_axis"]), axis_vector(m["up_axis"]))
-    pitch, yaw, roll = (person.head[:, i].astype(float) for i in range(3))
-    q_head = head_quats(yaw, pitch, roll)
+    frame = runtime_api.head_basis(axis_vector(m["forward_axis"]), axis_vector(m["up_axis"]))
+    head = person.head.astype(float)
+    q_head = head_quats(head[:, runtime_api.HEAD_YAW], head[:, runtime_api.HEAD_PITCH], head[:, runtime_api.HEAD_ROLL])
     curves = []
     for bone, share in rig_binding.head_bone_shares(binding).items():
         c = _bone_c(arm, bone, m["head"].get("axes", "auto"), frame)
         curves += _rotation_curves(arm.pose.bones[bone], to_bone_local(quat_power(q_head, share), c), GROUP_HEAD)
     jaw = m.get("jaw", {})
     if jaw.get("degrees") and jaw.get("bone") in arm.pose.bones:
-        from .runtime import module
-        opened = person.face[:, module("channels").OUTPUT_FACE_CHANNELS.index(jaw.get("channel", "jawOpen"))]
+        opened = person.face[:, FACE_CHANNELS.index(jaw.get("channel", "jawOpen"))]
         q = head_quats(0 * opened, -np.radians(float(jaw["degrees"])) * opened, 0 * opened)  # chin down
         c = _bone_c(arm, jaw["bone"], jaw.get("axes", "auto"), frame)
         curves += _rotation_curves(arm.pose.bones[jaw["bone"]], to_bone_local(q, c), GROUP_HEAD)
     eyes = m.get("eyes", {})
-    for side, col in (("left", 0), ("right", 2)):
+    for side, columns in (("left", runtime_api.EYE_LEFT), ("right", runtime_api.EYE_RIGHT)):
         bone = eyes.get(side)
         if bone in arm.pose.bones:
-            yaw_e, pitch_e = person.eyes[:, col].astype(float), person.eyes[:, col + 1].astype(float)
+            yaw_e, pitch_e = person.eyes[:, columns].astype(float).T     # each eye: yaw, pitch
             q = head_quats(yaw_e, pitch_e, 0 * yaw_e)
             c = _bone_c(arm, bone, eyes.get("axes", "auto"), frame)
             curves += _rotation_curves(arm.pose.bones[bone], to_bone_local(q, c), GROUP_EYES)

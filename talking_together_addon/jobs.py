@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import queue
 import threading
-import traceback
 from typing import Callable
 
-from . import runtime
+from .runtime import runtime_api
 
 _active: "GenerationJob | None" = None
 
@@ -35,7 +34,6 @@ class GenerationJob:
         self._thread: threading.Thread | None = None
         self.result = None
         self.error: BaseException | None = None
-        self.traceback = ""
         self.fraction = 0.0
         self.message = "Starting"
 
@@ -99,7 +97,7 @@ class GenerationJob:
     def progress(self, fraction: float, message: str) -> None:
         """The runtime's progress callback: report, or stop when cancelled."""
         if self._cancel.is_set():
-            raise runtime.errors.GenerationCancelled("generation cancelled")
+            raise runtime_api.GenerationCancelled("generation cancelled")
         self.queue.put((min(max(float(fraction), 0.0), 1.0), str(message)))
 
     def _run(self) -> None:
@@ -107,20 +105,19 @@ class GenerationJob:
             self.progress(0.0, "Reading audio")
             result = self._work(self.progress)
             if self._cancel.is_set():       # cancelled after the last progress call
-                raise runtime.errors.GenerationCancelled("generation cancelled")
+                raise runtime_api.GenerationCancelled("generation cancelled")
             self.result = result
-        except runtime.errors.GenerationCancelled:
+        except runtime_api.GenerationCancelled:
             self._cancel.set()
         except BaseException as exc:       # handed to the main thread, which reports it
             self.error = exc
-            self.traceback = traceback.format_exc()
         finally:
             self._done.set()
 
 
 def error_message(exc: BaseException) -> str:
     """A one-line message for the UI: ours are user-ready; others get their type named."""
-    if isinstance(exc, (runtime.errors.TalkingTogetherError, ValueError)):
+    if isinstance(exc, (runtime_api.TalkingTogetherError, ValueError)):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "out of memory during generation: try the CPU device or a shorter shot."

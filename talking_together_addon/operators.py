@@ -1,18 +1,21 @@
 """Operators: ``bpy.ops.talking_together.*``. Thin wrappers over :mod:`api`."""
 from __future__ import annotations
 
-import traceback
+import logging
 
 import bpy
 from bpy.types import Operator
 
 from . import api, jobs
+from .runtime import runtime_api
+
+log = logging.getLogger(__name__)
 
 
 def _report_exception(op, exc: BaseException) -> set:
     """Report an error in the UI (unexpected ones also with a traceback in the console)."""
-    if not isinstance(exc, (api.runtime.errors.TalkingTogetherError, ValueError)):
-        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    if not isinstance(exc, (runtime_api.TalkingTogetherError, ValueError)):
+        log.error("Talking Together: unexpected error", exc_info=exc)
     op.report({'ERROR'}, _sentence(jobs.error_message(exc)))
     return {'CANCELLED'}
 
@@ -181,8 +184,6 @@ class TALKINGTOGETHER_OT_generate(Operator):
         """Bake on the main thread, or report why not; nothing is written unless it succeeds."""
         job.release()
         if job.error is not None:
-            if job.traceback:
-                print(job.traceback)
             return _report_exception(self, job.error)
         if job.cancelled or job.result is None:
             self.report({'INFO'}, "Generation cancelled; nothing was baked")

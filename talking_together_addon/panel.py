@@ -6,6 +6,7 @@ from bpy.types import Panel
 
 from . import jobs
 from .preferences import draw_torch_status
+from .properties import FREE_LAYOUT
 
 
 class _TabPanel:
@@ -49,7 +50,7 @@ class VIEW3D_PT_talking_together_conversation(_SubPanel, Panel):
             col.prop(s, mapping, text="Mapping")
         layout.operator("talking_together.swap_rigs", icon='ARROW_LEFTRIGHT')
         layout.prop(s, "layout")
-        if s.layout != "free":
+        if s.layout != FREE_LAYOUT:
             layout.prop(s, "distance")
             layout.prop(s, "height_offset")
             layout.operator("talking_together.apply_layout", icon='CON_TRACKTO')

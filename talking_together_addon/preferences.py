@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -11,6 +12,9 @@ from bpy.props import EnumProperty, StringProperty
 from bpy.types import AddonPreferences, Operator
 
 from . import runtime
+from .properties import RUNTIME_DEVICES
+
+log = logging.getLogger(__name__)
 
 TORCH_VERSION = "2.13.0"
 SOUNDFILE_VERSION = "0.14.0"   # audio reading; Blender's Python has no soundfile either
@@ -71,7 +75,7 @@ class TALKINGTOGETHER_OT_install_pytorch(Operator):
             self.report({'ERROR'}, f"Could not run pip: {exc}")
             return {'CANCELLED'}
         if proc.returncode != 0:
-            print(proc.stdout, proc.stderr, sep="\n")
+            log.error("pip failed:\n%s\n%s", proc.stdout, proc.stderr)
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["see the system console"]
             self.report({'ERROR'}, f"Installing PyTorch failed: {tail[0]}")
             return {'CANCELLED'}
@@ -85,12 +89,8 @@ class TALKINGTOGETHER_OT_install_pytorch(Operator):
 class TalkingTogetherPreferences(AddonPreferences):
     bl_idname = runtime.ADDON_PACKAGE
 
-    device: EnumProperty(name="Device", default="auto", items=[
-        ("auto", "Auto", "CUDA if available, then Apple MPS, then CPU"),
-        ("cpu", "CPU", "Always the processor"),
-        ("cuda", "CUDA", "An NVIDIA GPU"),
-        ("mps", "Metal (MPS)", "An Apple GPU"),
-    ], description="Where the model runs, unless a scene chooses otherwise")
+    device: EnumProperty(name="Device", default="auto", items=RUNTIME_DEVICES,
+                         description="Where the model runs, unless a scene chooses otherwise")
     weights_path: StringProperty(name="Weights File", subtype='FILE_PATH',
                                  description="A model checkpoint (.pt); empty uses the shipped default weights")
 

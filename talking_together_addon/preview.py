@@ -7,12 +7,11 @@ the rigs live while they are moved. ``layout_lines`` is plain geometry, testable
 """
 from __future__ import annotations
 
-import math
-
 import bpy
 from mathutils import Vector
 
-from .runtime import module
+from .properties import mapping_presets
+from .runtime import runtime_api
 
 GREEN = (0.25, 0.9, 0.35, 1.0)
 ORANGE = (1.0, 0.55, 0.1, 1.0)
@@ -21,19 +20,11 @@ FACING_LENGTH = 0.5   # metres
 _handle = None
 
 
-def _reach() -> tuple[float, float]:
-    """How far (yaw, pitch in radians) a person can look by turning head and eyes together."""
-    ch = module("channels")
-    return (ch.HEAD_LIMITS["headYaw"][1] + ch.GAZE_LIMITS["gazeYaw"][1],
-            ch.HEAD_LIMITS["headPitch"][1] + ch.GAZE_LIMITS["gazePitch"][1])
-
-
 def head_frame(obj, mapping: str | None = None):
     """(eye centre, unit forward, unit up) of a rig in world space, from the rig binding when it
     resolves, else from the object itself (origin at the eyes, facing -Y as Blender characters do)."""
     try:
         from . import rig_binding
-        from .properties import mapping_presets
         eye, forward, up = rig_binding.head_frame(rig_binding.resolve_rig(obj, mapping or mapping_presets()[0]))
         return Vector(eye), Vector(forward).normalized(), Vector(up).normalized()
     except Exception:   # a rig that does not resolve: keep drawing something sensible
@@ -45,15 +36,10 @@ def head_frame(obj, mapping: str | None = None):
 
 def can_look_at(eye: Vector, forward: Vector, up: Vector, target: Vector) -> bool:
     """Is the target within reach of head plus eyes, from this rest pose?"""
-    d = target - eye
-    if d.length < 1e-6:
+    try:
+        return runtime_api.HeadPose(tuple(eye), tuple(forward), tuple(up)).can_look_at(tuple(target))
+    except runtime_api.LayoutError:      # a degenerate rig (zero or parallel axes)
         return False
-    right = forward.cross(up).normalized()
-    up = right.cross(forward).normalized()
-    x, y, z = d.dot(right), d.dot(forward), d.dot(up)
-    yaw, pitch = math.atan2(-x, y), math.atan2(z, math.hypot(x, y))
-    max_yaw, max_pitch = _reach()
-    return abs(yaw) <= max_yaw and abs(pitch) <= max_pitch
 
 
 def layout_lines(scene) -> list[tuple[tuple, tuple, tuple]]:

@@ -1,35 +1,36 @@
 """Scene settings of the conversation: ``scene.talking_together``."""
 from __future__ import annotations
 
-import os
 import zlib
 
 import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from . import runtime
+from .runtime import runtime_api
 
-FREE_LAYOUT = "free"
+FREE_LAYOUT = runtime_api.FREE_LAYOUT
+DEFAULTS = runtime_api.DEFAULTS
 AUDIO_MODES = [
     ("MIXED", "Mixed Strip", "One sound strip with both voices; the voices are told apart automatically"),
     ("PER_PERSON", "Strip per Person", "One sound strip per character, as actors are usually recorded"),
     ("STEREO", "Stereo Strip", "One stereo sound strip: person A on the left channel, B on the right"),
     ("FILE", "File", "An audio file on disk (mixed or stereo), starting at the scene's start frame"),
 ]
-DEVICES = [
-    ("default", "Preferences Default", "Use the device chosen in the add-on preferences"),
-    ("auto", "Auto", "The fastest device found (CUDA, then MPS, then CPU)"),
-    ("cpu", "CPU", "Run on the processor"),
-    ("cuda", "CUDA", "Run on an NVIDIA GPU"),
-    ("mps", "Metal (MPS)", "Run on an Apple GPU"),
-]
+DEVICE_LABELS = {
+    "auto": ("Auto", "The fastest device found (CUDA, then MPS, then CPU)"),
+    "cpu": ("CPU", "Run on the processor"),
+    "cuda": ("CUDA", "Run on an NVIDIA GPU"),
+    "mps": ("Metal (MPS)", "Run on an Apple GPU"),
+}
+RUNTIME_DEVICES = [(d, *DEVICE_LABELS[d]) for d in runtime_api.DEVICES]
+DEVICES = [("default", "Preferences Default", "Use the device chosen in the add-on preferences")] + RUNTIME_DEVICES
 
 
 def layout_presets() -> dict:
     try:
-        return runtime.module("layouts").layout_presets()   # no PyTorch needed
-    except OSError:
+        return runtime_api.layout_presets()
+    except (OSError, ValueError):
         return {}
 
 
@@ -41,11 +42,7 @@ def _layout_items():
 
 def mapping_presets() -> list[str]:
     """Rig mapping preset names: presets/rig_mappings/*.json, default-head mapping first."""
-    folder = os.path.join(runtime.PRESETS_DIR, "rig_mappings")
-    try:
-        names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
-    except OSError:
-        names = []
+    names = runtime_api.preset_names("rig_mappings")
     names.sort(key=lambda n: "default" not in n)
     return names or ["default"]
 
@@ -54,7 +51,7 @@ def _mapping_items():
     items = []
     for n in mapping_presets():
         try:
-            label = runtime.read_preset_file("rig_mappings", n + ".json").get("label", n)
+            label = runtime_api.read_preset(f"rig_mappings/{n}.json").get("label", n)
         except (OSError, ValueError):
             label = n
         items.append((n, label, f"Map the generated channels onto the rig with presets/rig_mappings/{n}.json"))
@@ -133,12 +130,15 @@ class TalkingTogetherSettings(bpy.types.PropertyGroup):
                                  description="The file has one voice per channel (A left, B right)")
     swap_speakers: BoolProperty(name="Swap Speakers", default=False,
                                 description="Exchange which voice drives person A and which person B")
-    seed: IntProperty(name="Seed", default=0, min=0, description="Change for another variation of the same dialogue")
-    steps: IntProperty(name="Quality", default=6, min=1, soft_max=32, max=200,
+    seed: IntProperty(name="Seed", default=DEFAULTS.seed, min=0,
+                      description="Change for another variation of the same dialogue")
+    steps: IntProperty(name="Quality", default=DEFAULTS.steps, min=1, soft_max=32, max=runtime_api.MAX_STEPS,
                        description="Sampling steps: more is smoother and slower")
-    guidance: FloatProperty(name="Expressiveness", default=1.5, min=0.0, soft_max=4.0, max=10.0,
+    guidance: FloatProperty(name="Expressiveness", default=DEFAULTS.guidance, min=0.0, soft_max=4.0,
+                            max=runtime_api.MAX_GUIDANCE,
                             description="How strongly the motion follows the audio and roles (guidance scale)")
-    blinks_per_minute: FloatProperty(name="Blinks / min", default=17.0, min=0.0, soft_max=30.0, max=60.0,
+    blinks_per_minute: FloatProperty(name="Blinks / min", default=DEFAULTS.blinks_per_minute, min=0.0, soft_max=30.0,
+                                     max=runtime_api.MAX_BLINKS_PER_MINUTE,
                                      description="Each person blinks at least this often: the model's own "
                                                  "blinks are kept and more are added at turn starts and gaze "
                                                  "shifts (0: only the model's)")

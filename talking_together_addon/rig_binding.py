@@ -6,7 +6,6 @@ drives, so picking the head mesh or its armature bakes the same curves.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import numpy as np
 from mathutils import Vector
 
 from .rig_math import axis_vector
+from .runtime import runtime_api
 
 DEFAULT_MAPPING = "arkit_default"
 EYE_CENTER_PROP = "tt_eye_center"
@@ -38,15 +38,12 @@ class RigBinding:
 
 # ---- mapping presets -------------------------------------------------------------------
 def mapping_dirs() -> list[str]:
-    from .runtime import PRESETS_DIR
-    here = os.path.dirname(os.path.abspath(__file__))
-    return [os.path.join(PRESETS_DIR, "rig_mappings"), os.path.join(here, "presets", "rig_mappings")]
+    return [str(runtime_api.PRESETS_DIR / "rig_mappings")]
 
 
 def load_mapping(name_or_path: str = DEFAULT_MAPPING) -> dict:
     """A mapping preset by name (presets/rig_mappings/<name>.json) or a .json path, with every
     default filled in: ``shape_keys`` maps each ARKit channel to a key name or None."""
-    from .runtime import module
     path = name_or_path if name_or_path.endswith(".json") else None
     if path is None:
         candidates = [os.path.join(d, name_or_path + ".json") for d in mapping_dirs()]
@@ -54,15 +51,13 @@ def load_mapping(name_or_path: str = DEFAULT_MAPPING) -> dict:
         if path is None:
             raise ValueError(f"no rig mapping preset named {name_or_path!r} (looked in {mapping_dirs()[0]})")
     try:
-        with open(bpy.path.abspath(path), encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
+        m = runtime_api.read_preset(os.path.abspath(bpy.path.abspath(path)))
+    except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read rig mapping {path!r}: {exc}") from None
-    m = {k: v for k, v in raw.items() if not k.startswith("_")}
     m["name"] = os.path.splitext(os.path.basename(path))[0]
     prefix = m.get("shape_key_prefix", "")
     given = m.get("shape_keys", {})
-    m["shape_keys"] = {ch: given.get(ch, prefix + ch) for ch in module("channels").OUTPUT_FACE_CHANNELS}
+    m["shape_keys"] = {ch: given.get(ch, prefix + ch) for ch in runtime_api.OUTPUT_FACE_CHANNELS}
     m.setdefault("forward_axis", "-Y")
     m.setdefault("up_axis", "Z")
     m.setdefault("head", {"bones": {"head": 1.0}, "axes": "auto"})
@@ -158,10 +153,9 @@ def head_frame(binding: RigBinding) -> tuple[tuple, tuple, tuple]:
     return tuple(mw @ local), tuple(fwd), tuple(up)
 
 
-def head_pose(binding: RigBinding):
+def head_pose(binding: RigBinding) -> runtime_api.HeadPose:
     """The rig's rest head as the runtime's HeadPose (world space)."""
-    from .runtime import module
-    return module("geometry").HeadPose(*head_frame(binding))
+    return runtime_api.HeadPose(*head_frame(binding))
 
 
 # ---- what is missing or not writable --------------------------------------------------

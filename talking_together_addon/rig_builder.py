@@ -11,11 +11,10 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from .rig_math import bone_to_head, clean_euler_order, head_basis
-from .runtime import module
+from .rig_math import bone_to_head, clean_euler_order
+from .runtime import runtime_api
 
-geo = module("default_head.geometry")
-head_shapes = module("default_head.shapes")
+default_head = runtime_api.default_head    # mesh, eyeballs and the 52 shape offsets as numpy data
 
 # name, RGBA (Workbench shows a material's viewport colour).
 MATERIALS = (("TT Skin", (0.80, 0.58, 0.47, 1)), ("TT Lips", (0.62, 0.30, 0.30, 1)),
@@ -26,9 +25,9 @@ EYE_MATERIALS = (("TT Eye White", (0.93, 0.93, 0.91, 1)), ("TT Iris", (0.18, 0.3
 # (name, head, tail, parent): neck and head pivot low at the skull base; eye bones point forward.
 BONES = (("neck", (0, 0.01, 0.0), (0, 0.01, 0.10), None),
          ("head", (0, 0.01, 0.10), (0, 0.01, 0.30), "neck"),
-         ("jaw", tuple(geo.JAW_PIVOT), (0, -0.075, 0.09), "head"),
-         ("eye.L", tuple(geo.EYE_CENTERS["L"]), tuple(geo.EYE_CENTERS["L"] + (0, -0.025, 0)), "head"),
-         ("eye.R", tuple(geo.EYE_CENTERS["R"]), tuple(geo.EYE_CENTERS["R"] + (0, -0.025, 0)), "head"))
+         ("jaw", tuple(default_head.JAW_PIVOT), (0, -0.075, 0.09), "head"),
+         ("eye.L", tuple(default_head.EYE_CENTERS["L"]), tuple(default_head.EYE_CENTERS["L"] + (0, -0.025, 0)), "head"),
+         ("eye.R", tuple(default_head.EYE_CENTERS["R"]), tuple(default_head.EYE_CENTERS["R"] + (0, -0.025, 0)), "head"))
 
 
 def _material(name: str, rgba) -> bpy.types.Material:
@@ -102,7 +101,7 @@ def _parent_to_bone(obj, arm, bone_name: str) -> None:
 
 def _set_rotation_modes(arm) -> None:
     """Euler orders whose channels read as pitch/roll/yaw, so baked curves are editable."""
-    frame = head_basis((0, -1, 0), (0, 0, 1))
+    frame = runtime_api.head_basis((0, -1, 0), (0, 0, 1))
     for pb in arm.pose.bones:
         m = np.array(pb.bone.matrix_local.to_3x3())
         pb.rotation_mode = clean_euler_order(bone_to_head(frame, m)) or 'QUATERNION'
@@ -110,7 +109,7 @@ def _set_rotation_modes(arm) -> None:
 
 def _add_shape_keys(obj, verts, attrs) -> None:
     obj.shape_key_add(name="Basis", from_mix=False)
-    for name, offsets in head_shapes.shape_offsets(verts, attrs).items():
+    for name, offsets in default_head.shape_offsets(verts, attrs).items():
         kb = obj.shape_key_add(name=name, from_mix=False)
         kb.data.foreach_set("co", (verts + offsets).astype(np.float32).ravel())
         kb.slider_min, kb.slider_max = 0.0, 1.0
@@ -126,13 +125,13 @@ def build_default_head_rig(scene, name: str, collection) -> bpy.types.Object:
     """
     collection = collection or scene.collection
     arm = _build_armature(name, collection)
-    verts, faces, mats, attrs = geo.build_head()
+    verts, faces, mats, attrs = default_head.build_head()
     head = bpy.data.objects.new(f"{name} Head", _mesh(f"{name} Head", verts, faces, mats, MATERIALS))
     collection.objects.link(head)
     _parent_to_bone(head, arm, "head")
     _add_shape_keys(head, verts, attrs)
     for side in ("L", "R"):
-        ev, ef, em = geo.eyeball(geo.EYE_CENTERS[side])
+        ev, ef, em = default_head.eyeball(default_head.EYE_CENTERS[side])
         eye = bpy.data.objects.new(f"{name} Eye.{side}", _mesh(f"{name} Eye.{side}", ev, ef, em, EYE_MATERIALS))
         collection.objects.link(eye)
         _parent_to_bone(eye, arm, f"eye.{side}")
@@ -140,7 +139,7 @@ def build_default_head_rig(scene, name: str, collection) -> bpy.types.Object:
     collection.objects.link(neck)
     _parent_to_bone(neck, arm, "neck")
     _set_rotation_modes(arm)
-    arm["tt_eye_center"] = [float(v) for v in (geo.EYE_CENTERS["L"] + geo.EYE_CENTERS["R"]) / 2]
+    arm["tt_eye_center"] = [float(v) for v in (default_head.EYE_CENTERS["L"] + default_head.EYE_CENTERS["R"]) / 2]
     arm["tt_rig"] = "default_head"
     return arm
 

@@ -1,6 +1,6 @@
 """Rotation maths for mapping head/eye angles onto bones (numpy only, no bpy, no PyTorch).
 
-The runtime's conventions (model_runtime/geometry.py): a head frame has columns right,
+The runtime's conventions (model_runtime/head_pose.py): a head frame has columns right,
 forward, up; head rotation is ``Rz(yaw) @ Rx(pitch) @ Ry(roll)`` in that frame. A bone's
 local rotation L that produces the head-frame rotation R is ``L = C^T R C`` with
 ``C = B^T M`` (B: head frame in armature space, M: bone rest orientation in armature space).
@@ -23,15 +23,6 @@ def axis_vector(spec: str) -> np.ndarray:
     v = np.zeros(3)
     v[_AXES[letter]] = sign
     return v
-
-
-def head_basis(forward, up) -> np.ndarray:
-    """(3, 3) columns right, forward, up (orthonormal), as HeadPose.basis() builds them."""
-    f = np.asarray(forward, float) / np.linalg.norm(forward)
-    u = np.asarray(up, float)
-    u = u - (u @ f) * f
-    u /= np.linalg.norm(u)
-    return np.stack([np.cross(f, u), f, u], axis=1)
 
 
 def _axis_quat(axis: int, angle: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""Access to the runtime package and to the optional PyTorch install.
+"""The runtime's one door for the add-on, and the optional PyTorch install.
 
-The runtime is a bundled subpackage in the installed extension and a sibling package in a
-source checkout. PyTorch is never imported here: Blender starts fast and the add-on still
-registers (and offers to install PyTorch) when it is missing.
+The add-on reaches the runtime only through ``runtime_api`` (model_runtime/api.py): a bundled
+subpackage in the installed extension, a sibling package in a source checkout. Importing it
+loads no PyTorch, so Blender starts fast and the add-on still registers (and offers to
+install PyTorch) when it is missing.
 """
 from __future__ import annotations
 
@@ -11,29 +12,14 @@ import importlib.util
 import os
 import sys
 
-try:
-    from . import model_runtime as rt  # installed extension: bundled subpackage
-except ImportError:
-    import model_runtime as rt  # source checkout
+if importlib.util.find_spec(f"{__package__}.model_runtime") is not None:
+    from .model_runtime import api as runtime_api   # installed extension: bundled subpackage
+else:
+    from model_runtime import api as runtime_api    # source checkout
 
 ADDON_PACKAGE = __package__
-# The runtime finds its presets beside itself, in the checkout and in the extension alike.
-PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(rt.__file__))), "presets")
-
-
-def read_preset_file(*parts: str) -> dict:
-    """A JSON preset without its leading-underscore documentation keys (no PyTorch needed,
-    unlike model_runtime.layouts)."""
-    import json
-    with open(os.path.join(PRESETS_DIR, *parts), encoding="utf-8") as f:
-        data = json.load(f)
-    return {k: v for k, v in data.items() if not k.startswith("_")}
-
-
-def module(name: str):
-    """A runtime submodule by short name (``"pipeline"``, ``"audio"``), imported on first use
-    so that PyTorch loads only when generation actually needs it."""
-    return importlib.import_module(f"{rt.__name__}.{name}")
+__all__ = ["ADDON_PACKAGE", "ensure_site_packages_on_path", "missing_dependencies", "runtime_api",
+           "site_packages_dir", "torch_available"]
 
 
 def site_packages_dir(create: bool = False) -> str | None:
@@ -75,4 +61,3 @@ def torch_available() -> bool:
 
 
 ensure_site_packages_on_path()
-errors = module("errors")   # user-facing error classes; no PyTorch needed

@@ -7,7 +7,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 
 from . import rig_binding
-from .rig_math import head_basis
+from .runtime import runtime_api
 
 
 def current_layout(bindings) -> tuple:
@@ -18,7 +18,7 @@ def current_layout(bindings) -> tuple:
 def _move(binding, pose) -> None:
     """Rotate and translate the rig's root so its eye centre, facing and up match ``pose``."""
     eye, fwd, up = rig_binding.head_frame(binding)
-    rot = head_basis(pose.forward, pose.up) @ head_basis(fwd, up).T
+    rot = runtime_api.head_basis(pose.forward, pose.up) @ runtime_api.head_basis(fwd, up).T
     r4 = Matrix([list(r) for r in rot]).to_4x4()
     delta = Matrix.Translation(Vector(pose.eye_center)) @ r4 @ Matrix.Translation(-Vector(eye))
     root = binding.root

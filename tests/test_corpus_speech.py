@@ -8,7 +8,7 @@ import pytest
 
 from model_runtime.channels import MOTION_DIM
 from model_training.corpus import dataset, mixing, script, tts, writer
-from model_runtime.geometry import HeadPose
+from model_runtime.head_pose import HeadPose
 
 pytestmark = pytest.mark.skipif(not tts.espeak_available(), reason="libespeak-ng not installed")
 SR = 16000

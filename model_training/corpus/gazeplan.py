@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model_runtime.geometry import (HeadPose, angles_to_direction, direction_to_angles, head_rotation,
+from model_runtime.geometry import (HeadPose, angles_to_direction, direction_to_angles, head_rotation_of,
                                     partner_in_head_frame)
 
 from .behaviour import DEG, Conversation, Style, smooth_noise
@@ -169,7 +169,7 @@ def fixational(rng: np.random.Generator, conv: Conversation, at_partner: np.ndar
 def gaze_in_head(pose_dir_rest: np.ndarray, head: np.ndarray) -> np.ndarray:
     """Cyclopean gaze (T, 2: yaw, pitch) relative to the rotated head that looks along the
     rest-frame directions (T, 3): the same maths as ``geometry.gaze_toward``."""
-    rot = head_rotation(head[:, 1], head[:, 0], head[:, 2]).double()
+    rot = head_rotation_of(head).double()
     local = torch.as_tensor(pose_dir_rest, dtype=torch.float64).unsqueeze(-1)
     in_head = (rot.transpose(-1, -2) @ local).squeeze(-1)
     yaw, pitch = direction_to_angles(in_head)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from model_runtime.blinks import blink_curve
-from model_runtime.channels import MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
-from model_runtime.geometry import HeadPose
+from model_runtime.channels import GAZE_PITCH, MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
+from model_runtime.head_pose import HeadPose
 
 from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
                         lowpass, sample_style, smooth_noise)
@@ -56,7 +56,7 @@ def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_f
         for name, curve in expression_curves(p, conv, r_face, style).items():
             face[name] += curve
         # a little lid droop follows a downward gaze
-        droop = np.clip(-gaze[:, 1] / (25 * DEG), 0.0, 1.0) * 0.15
+        droop = np.clip(-gaze[:, GAZE_PITCH] / (25 * DEG), 0.0, 1.0) * 0.15
         face["eyeBlinkLeft"] = np.maximum(face["eyeBlinkLeft"], droop)
         face["eyeBlinkRight"] = np.maximum(face["eyeBlinkRight"], droop)
         face["jawOpen"] = soft_limit(face["jawOpen"], JAW_KNEE, MAX_JAW)

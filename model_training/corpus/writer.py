@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model_runtime.channels import MOTION_CHANNELS, MOTION_DIM
-from model_runtime.geometry import HeadPose
+from model_runtime.head_pose import HeadPose
 from model_runtime.layouts import preset_layout
 from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames
 

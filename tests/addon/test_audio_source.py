@@ -6,7 +6,7 @@ import pytest
 
 from tt_helpers import HAS_ESPEAK, add_sound, dialogue, fresh_scene
 from talking_together_addon import audio_source
-from talking_together_addon.runtime import errors
+from model_runtime import errors
 
 pytestmark = pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng is needed to synthesize speech")
 

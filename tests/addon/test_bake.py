@@ -10,10 +10,10 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from talking_together_addon import anim_compat, bake, rig_binding, rig_builder, scene_layout  # noqa: E402
-from talking_together_addon.runtime import module  # noqa: E402
+from model_runtime import channels, geometry, layouts  # noqa: E402
+from model_runtime import gaze as gaze_mod  # noqa: E402
+from model_runtime import result as result_mod  # noqa: E402
 
-channels, geometry, gaze_mod, layouts = (module(n) for n in ("channels", "geometry", "gaze", "layouts"))
-result_mod = module("result")
 JAW = channels.OUTPUT_FACE_CHANNELS.index("jawOpen")
 
 

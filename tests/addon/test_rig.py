@@ -10,9 +10,8 @@ bpy = pytest.importorskip("bpy")
 
 from talking_together_addon import rig_binding, rig_builder, scene_layout  # noqa: E402
 from model_runtime.default_head import geometry as geo  # noqa: E402
-from talking_together_addon.runtime import module  # noqa: E402
+from model_runtime import channels, layouts  # noqa: E402
 
-channels = module("channels")
 
 
 @pytest.fixture
@@ -117,7 +116,7 @@ def test_head_pose_and_layout(scene):
     assert np.allclose(pose.eye_center, rigs[0]["tt_eye_center"], atol=1e-6)
     assert np.allclose(pose.forward, (0, -1, 0)) and np.allclose(pose.up, (0, 0, 1))
     for name in ("face_to_face", "corner", "side_by_side"):
-        wanted = module("layouts").preset_layout(name)
+        wanted = layouts.preset_layout(name)
         scene_layout.apply_layout(bindings, wanted)
         for got, want in zip(scene_layout.current_layout(bindings), wanted):
             assert np.allclose(got.eye_center, want.eye_center, atol=1e-5)
