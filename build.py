@@ -10,7 +10,7 @@
 The extension's root is the add-on package: a clean tree is staged first (build/stage-*):
 
     __init__.py ...            talking_together_addon/* (its __init__.py is the extension's)
-    model_runtime/             the runtime as a subpackage (no corpus data, caches, tests)
+    model_runtime/             the runtime as a subpackage (no command line, data, caches, tests)
     presets/                   layouts, rig mappings, model configs
     blender_manifest.toml      this repo's manifest (+ platforms/wheels for offline builds)
     LICENSE

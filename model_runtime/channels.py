@@ -10,7 +10,8 @@ Two vectors matter:
   eye's own yaw/pitch converging on the fixation point (see ``gaze.py``).
 
 Angles are radians. Yaw turns left (about the head's up axis), pitch looks up, roll tilts the
-head toward its right shoulder. All angles are relative to the rig's rest pose.
+head toward its right shoulder. Head angles are relative to the rig's rest pose; gaze and
+each eye's angles are relative to the (rotated) head.
 """
 from __future__ import annotations
 

@@ -170,14 +170,19 @@ def _check_range(scene, audio_plan, extend: bool, warnings: list) -> None:
                         "Extend Scene Range to widen the range).")
 
 
+def _require_pytorch() -> None:
+    """Before anything reads audio (that needs PyTorch and soundfile): say how to install them."""
+    if missing_dependencies():
+        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
+
+
 def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, layout=None,
             distance=None, height_offset=0.0, seed=DEFAULTS.seed, steps=DEFAULTS.steps,
             guidance=DEFAULTS.guidance, blinks_per_minute=DEFAULTS.blinks_per_minute,
             device=DEFAULTS.device, checkpoint=None, name="Conversation", use_nla=False, swap=False,
             extend_scene_range=True) -> Plan:
     """Check every input and return a Plan; raises, and changes nothing, on any problem."""
-    if missing_dependencies():
-        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
+    _require_pytorch()
     if not name or not name.strip():
         raise ValueError("the conversation needs a name (the bake's action and NLA names use it).")
     settings = _generation_settings(scene, seed, steps, guidance, device, checkpoint, blinks_per_minute)
@@ -201,8 +206,7 @@ def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, 
 def prepare_from_settings(scene) -> Plan:
     """A Plan from the panel (``scene.talking_together``); generation uses the rigs as placed."""
     s = scene.talking_together
-    if missing_dependencies():
-        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
+    _require_pytorch()
     check_pair(s.rig_a, s.rig_b)
     audio_plan = audio_source.plan_from_settings(scene, s)
     return prepare(scene, s.rig_a, s.rig_b, audio_plan, mapping_a=s.mapping_a, mapping_b=s.mapping_b,
@@ -244,6 +248,7 @@ def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, la
     scene = _scene(scene)
     s = scene.talking_together
     rig_a, rig_b = rig_a or s.rig_a, rig_b or s.rig_b
+    _require_pytorch()
     check_pair(rig_a, rig_b)
     audio_plan = (audio_source.plan_from_settings(scene, s) if audio is None
                   else audio_source.plan_from_value(scene, audio, stereo=stereo))

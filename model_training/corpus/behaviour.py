@@ -2,7 +2,7 @@
 (gaze is in ``gazeplan.py``, face expressions in ``targets.py``).
 
 Everything is per person and per frame (frame i at time i / fps) and driven by the dialogue
-timing; geometry follows ``geometry.py`` (head angles relative to the rest pose, cyclopean gaze
+timing; geometry follows ``model_runtime/head_pose.py`` (head angles relative to the rest pose, cyclopean gaze
 relative to the rotated head, yaw left-positive, pitch up-positive).
 
 What the parameters follow: Kendon (1967) and Argyle & Cook (1976): listeners look at the

@@ -14,6 +14,7 @@ import numpy as np
 from model_runtime.blinks import blink_curve
 from model_runtime.channels import GAZE_PITCH, MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
 from model_runtime.head_pose import HeadPose
+from model_runtime.timebase import MODEL_FPS
 
 from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
                         lowpass, sample_style, smooth_noise)
@@ -27,7 +28,7 @@ JAW_KNEE = 0.5          # above this, jaw opening saturates softly toward MAX_JA
 
 
 def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_frames: int,
-                 rng: np.random.Generator, fps: float = 25.0) -> np.ndarray:
+                 rng: np.random.Generator, fps: float = MODEL_FPS) -> np.ndarray:
     """Both people's motion targets: float32 (2, num_frames, MOTION_DIM) within the channel
     limits. Frame i is at time i / fps. Deterministic given the rng state."""
     num_frames = int(num_frames)

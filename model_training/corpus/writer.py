@@ -264,7 +264,7 @@ def capture_to_motion(arkit: np.ndarray, head: np.ndarray, eyes: np.ndarray | No
     """One person's capture -> (frames, 49) motion at 25 fps (linear interpolation).
 
     ``arkit`` (T, 52) weights 0..1 in ``channels.ARKIT_BLENDSHAPES`` order; ``head`` (T, 3)
-    pitch, yaw, roll in radians relative to the rest pose (geometry.py conventions); ``eyes``
+    pitch, yaw, roll in radians relative to the rest pose (head_pose.py conventions); ``eyes``
     (T, 4) yawL, pitchL, yawR, pitchR in radians relative to the head, or None to read them off
     the eyeLook* weights (the inverse of gaze.eye_look_weights). Gaze = mean of the two eyes."""
     from model_runtime.channels import ARKIT_BLENDSHAPES, pack_motion
