@@ -24,6 +24,8 @@ EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".zip", ".whl", ".wav", ".flac", ".mp3", ".
 RUNTIME_SUFFIXES = {".py", ".json"}
 # The runtime's command line: run with `python -m model_runtime`, never inside Blender.
 RUNTIME_NOT_SHIPPED = {"cli.py", "__main__.py"}
+# Model configs are read by training only (a checkpoint carries its own config).
+PRESETS_NOT_SHIPPED = {"models"}
 WEIGHT_SUFFIXES = {".pt", ".pth", ".safetensors"}
 # Files every zip must hold.
 REQUIRED_IN_ZIP = ("blender_manifest.toml", "__init__.py", "model_runtime/__init__.py",
@@ -70,6 +72,8 @@ def _staged_files():
     # 3. Presets beside model_runtime/ (the runtime looks for model_runtime/../presets).
     for src in sorted(PRESETS_DIR.rglob("*")):
         rel = src.relative_to(PRESETS_DIR)
+        if rel.parts[0] in PRESETS_NOT_SHIPPED:
+            continue
         if src.is_file() and not excluded(rel):
             yield src, Path("presets") / rel
     # 4. Manifest and licence.

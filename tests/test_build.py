@@ -2,9 +2,11 @@
 exactly the extension (add-on at the root, runtime subpackage, presets), nothing else."""
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+import textwrap
 import tomllib
 import zipfile
 from pathlib import Path
@@ -18,6 +20,15 @@ import build  # noqa: E402
 FORBIDDEN_PARTS = {"tests", "__pycache__", ".venv", "corpus_data", "runs", ".git", ".pytest_cache",
                    "wheels", "build", "build_support", "dist", "benchmarks", "docs", ".ci"}
 FORBIDDEN_SUFFIXES = (".pyc", ".wav", ".flac", ".npz", ".npy", ".zip", ".blend1")
+# The runtime's command line (`python -m model_runtime ...`): never run inside Blender, never shipped.
+RUNTIME_CLI = {"model_runtime/cli.py", "model_runtime/__main__.py"}
+# Names (a folder, or a file without its suffix) that must not appear anywhere in the zip: the
+# training, corpus and evaluation code, the command line, and what is not the extension.
+FORBIDDEN_NAMES = {"model_training", "corpus", "train", "training", "training_data", "objective", "evaluate",
+                   "eval_report", "eval_stats", "metrics", "lips", "cli", "__main__", "benchmarks", "docs",
+                   "tests", "test", "conftest", "examples", "scripts", "build_support", "build", "setup"}
+# What the shipped runtime may import besides the standard library and its own modules.
+RUNTIME_DEPENDENCIES = {"torch", "numpy", "soundfile"}
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +81,10 @@ def test_zip_contents(built):
         assert not any(p.startswith(".") for p in parts), f"{name} must not ship"
     # The add-on package is the root: no talking_together_addon/ folder inside.
     assert not any(n.startswith("talking_together_addon/") for n in names)
-    # Every runtime file of the checkout ships (code and JSON; no corpus data, no tests).
+    # Every runtime module of the checkout ships but the command line (no corpus data, no tests).
     for src in (ROOT / "model_runtime").rglob("*.py"):
         rel = src.relative_to(ROOT).as_posix()
-        if not (set(src.relative_to(ROOT).parts) & FORBIDDEN_PARTS):
+        if not (set(src.relative_to(ROOT).parts) & FORBIDDEN_PARTS) and rel not in RUNTIME_CLI:
             assert rel in names, f"{rel} missing"
     # Default weights ship when they exist.
     for w in (ROOT / "model_runtime" / "weights").glob("*.pt"):
@@ -83,6 +94,94 @@ def test_zip_contents(built):
         rel = src.relative_to(ROOT / "talking_together_addon")
         if "__pycache__" not in rel.parts:
             assert rel.as_posix() in names
+
+
+def _checkout_files(folder: str, suffixes=None) -> set[str]:
+    return {p.relative_to(ROOT / folder).as_posix() for p in (ROOT / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and (suffixes is None or p.suffix in suffixes)}
+
+
+def test_zip_holds_only_what_runs_in_blender(built):
+    """The zip is exactly: the add-on's files at the root; under model_runtime/ the runtime's
+    modules (all of model_runtime/**/*.py and *.json but the command line, cli.py and
+    __main__.py) and its default weights (weights/*.pt); presets/ but the model configs
+    (presets/models/, read by training only); the manifest and LICENSE.
+    No training, corpus or evaluation code, benchmarks, docs, examples, scripts or tests."""
+    with zipfile.ZipFile(built["zip"]) as z:
+        names = [n for n in z.namelist() if not n.endswith("/")]
+        sources = {n: z.read(n).decode() for n in names if n.endswith(".py")}
+    assert len(set(names)) == len(names), "a file is in the zip twice"
+    runtime = {"model_runtime/" + f for f in _checkout_files("model_runtime", {".py", ".json"})} - RUNTIME_CLI
+    weights = {"model_runtime/" + f for f in _checkout_files("model_runtime") if f.startswith("weights/")
+               and f.endswith(".pt")}
+    assert weights, "the default weights ship"
+    expected = (_checkout_files("talking_together_addon") | runtime | weights
+                | {"presets/" + f for f in _checkout_files("presets") if not f.startswith("models/")}
+                | {"blender_manifest.toml", "LICENSE"})
+    assert not set(names) - expected, f"must not ship: {sorted(set(names) - expected)}"
+    assert not expected - set(names), f"missing: {sorted(expected - set(names))}"
+    # Named independently of the checkout (a training module moved into model_runtime/ would
+    # otherwise be expected): nothing in the zip has a forbidden name.
+    for name in names:
+        parts = name.split("/")
+        bad = {*parts[:-1], parts[-1].split(".")[0]} & FORBIDDEN_NAMES
+        assert not bad, f"{name} must not ship ({sorted(bad)})"
+    # Every shipped runtime module imports only the standard library, PyTorch, numpy, soundfile
+    # and shipped runtime modules (relative imports), never model_training or the checkout.
+    shipped = set(names)
+    for name, text in sources.items():
+        package = name.split("/")[:-1]
+        for node in ast.walk(ast.parse(text, name)):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                tops = [node.module.split(".")[0]]
+            else:
+                if isinstance(node, ast.ImportFrom):   # relative: the module must ship
+                    base = package[:len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+                    targets = [base] if node.module else [base + [a.name] for a in node.names]
+                    for t in targets:
+                        path = "/".join(t)
+                        assert (f"{path}.py" in shipped or f"{path}/__init__.py" in shipped
+                                or (not node.module and "/".join(base + ["__init__.py"]) in shipped)), \
+                            f"{name}:{node.lineno} imports {path}, which does not ship"
+                continue
+            assert "model_training" not in tops, f"{name}:{node.lineno} imports model_training"
+            if name.startswith("model_runtime/"):
+                for top in tops:
+                    assert top in sys.stdlib_module_names or top in RUNTIME_DEPENDENCIES, \
+                        f"{name}:{node.lineno} imports {top}, which the extension does not have"
+
+
+@pytest.mark.slow       # imports bpy and PyTorch in a subprocess
+def test_shipped_runtime_imports_from_the_zip_alone(built, tmp_path):
+    """Unpacked as Blender installs it (a package named after the extension), every shipped
+    runtime module imports through the add-on, without the checkout on sys.path, without
+    model_training, and finds its presets and default weights inside the extension."""
+    ext = tmp_path / "extensions"
+    with zipfile.ZipFile(built["zip"]) as z:
+        z.extractall(ext / "talking_together")
+        modules = sorted(n[:-3].replace("/", ".").removesuffix(".__init__") for n in z.namelist()
+                         if n.startswith("model_runtime/") and n.endswith(".py"))
+    code = textwrap.dedent(f"""
+        import importlib, pathlib, sys
+        sys.path.insert(0, {str(ext)!r})
+        import talking_together
+        for m in {modules!r}:
+            importlib.import_module("talking_together." + m)
+        api = importlib.import_module("talking_together.model_runtime.api")
+        assert api.preset_layout("face_to_face")
+        assert api.default_weights().is_file()
+        print(sorted(n for n in sys.modules if n.split(".")[0] in ("model_runtime", "model_training")))
+        print(all(pathlib.Path(m.__file__).is_relative_to({str(ext)!r}) for n, m in sys.modules.items()
+                  if n.startswith("talking_together") and getattr(m, "__file__", None)))
+        print(pathlib.Path(api.default_weights()).is_relative_to({str(ext)!r}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-3:] == ["[]", "True", "True"], r.stdout + r.stderr
 
 
 def test_build_prints_what_it_built(built):

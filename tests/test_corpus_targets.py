@@ -282,7 +282,11 @@ def test_blink_rate(targets_ff):
 
 
 def test_gaze_is_within_limits_and_saccadic(targets_ff):
+    from model_runtime.channels import GAZE_LIMITS
     out, _ = targets_ff
+    for name, (lo, hi) in GAZE_LIMITS.items():
+        assert lo - 1e-6 <= out[:, :, J[name]].min() and out[:, :, J[name]].max() <= hi + 1e-6, name
+        assert np.ptp(out[:, :, J[name]]) > 0.05, name                # and the eyes do move
     g = out[:, :, J["gazeYaw"]]
     step = np.degrees(np.abs(np.diff(g, axis=1)))
     # shifts are fast: big frame-to-frame jumps exist (saccades), not only slow ramps

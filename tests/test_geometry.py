@@ -97,10 +97,18 @@ def test_per_eye_angles_converge_on_the_fixation_point():
 
 
 def test_layout_features_describe_the_partner():
+    from model_runtime.channels import LAYOUT_LOG_DISTANCE, LAYOUT_PARTNER_DIRECTION, LAYOUT_PARTNER_FACING
     a, b = preset_layout("face_to_face", distance=2.0)
     f = layout_features(a, b)
     assert f.shape == (7,)
-    assert float(f[3]) == pytest.approx(math.log(2.0))
+    assert torch.allclose(f[LAYOUT_PARTNER_DIRECTION], torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)  # ahead
+    assert float(f[LAYOUT_LOG_DISTANCE]) == pytest.approx(math.log(2.0))
+    assert torch.allclose(f[LAYOUT_PARTNER_FACING], torch.tensor([0.0, -1.0, 0.0]), atol=1e-6)    # faces me
+    a, b = preset_layout("side_by_side")          # head frame: x right, y forward, z up
+    side_a, side_b = layout_features(a, b), layout_features(b, a)
+    assert torch.allclose(side_a[LAYOUT_PARTNER_DIRECTION], torch.tensor([-1.0, 0.0, 0.0]), atol=1e-6)  # A's left
+    assert torch.allclose(side_b[LAYOUT_PARTNER_DIRECTION], torch.tensor([1.0, 0.0, 0.0]), atol=1e-6)   # B's right
+    assert torch.allclose(side_a[LAYOUT_PARTNER_FACING], torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)      # same way
 
 
 @pytest.mark.parametrize("bad", [

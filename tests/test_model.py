@@ -70,6 +70,7 @@ def test_roles_and_layout_condition_the_stream():
     assert not changes_stream(tiny(use_layout=False), edit_layout, stream=0)
 
 
+@pytest.mark.slow       # 150 optimizer steps
 def test_short_training_run_lowers_the_loss():
     """Motion that follows the audio (a mouth opening with the first audio feature, only when
     speaking) must be learned: the loss after 150 steps is well below the start."""

@@ -5,7 +5,7 @@ import torch
 from model_runtime.channels import MOTION_DIM
 from model_runtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from model_runtime.errors import CheckpointError
-from model_runtime.model import DualStreamDenoiser, ModelConfig
+from model_runtime.model import NULL_ROLE, DualStreamDenoiser, ModelConfig
 from model_runtime.sampling import ddim_timesteps, sample_ddim
 from model_runtime.windowed import WindowedDenoiser, blend_weights, window_starts
 
@@ -39,9 +39,46 @@ def test_same_seed_same_motion_other_seed_other_motion():
     assert not torch.allclose(a, c, atol=1e-3)
 
 
+class UncondShifted(torch.nn.Module):
+    """The tiny model, except that its unconditional prediction (the windows encoded with the
+    null role) is moved by ``shift``; it records how many windows each model call denoised and
+    how many of them were unconditional."""
+
+    def __init__(self, model, shift: float):
+        super().__init__()
+        self.model, self.shift, self.cfg = model, shift, model.cfg
+        self.batches, self.null_windows = [], 0
+
+    def encode_conditions(self, audio, roles, layout):
+        cond = dict(self.model.encode_conditions(audio, roles, layout))
+        cond["null"] = (roles == NULL_ROLE).flatten(1).all(1)
+        self.null_windows += int(cond["null"].sum())
+        return cond
+
+    def denoise(self, x, t, cond):
+        null = cond["null"]
+        out = self.model.denoise(x, t, {k: v for k, v in cond.items() if k != "null"})
+        self.batches.append(x.shape[0])
+        out[null] += self.shift
+        return out
+
+
 def test_guidance_changes_the_result_and_one_means_off():
     model = tiny_model()
-    assert not torch.allclose(run(model, guidance=1.0), run(model, guidance=2.0), atol=1e-4)
+    # 96 frames in 32-frame windows with 8 overlapping: 4 windows, 2 per model call.
+    plain = UncondShifted(model, 0.0)
+    off = run(plain, guidance=1.0)
+    # Guidance 1 is off: one conditional pass per window, nothing unconditional is even encoded.
+    assert plain.null_windows == 0 and plain.batches == [2, 2] * 4
+    # ... so an unconditional prediction that differs changes nothing at all.
+    assert torch.equal(run(UncondShifted(model, 0.5), guidance=1.0), off)
+    # Any other guidance runs the unconditional half too (twice the windows per call) ...
+    guided = UncondShifted(model, 0.0)
+    on = run(guided, guidance=2.0)
+    assert guided.null_windows == 4 and guided.batches == [4, 4] * 4
+    # ... changes the result, and really uses the unconditional prediction.
+    assert not torch.allclose(on, off, atol=1e-4)
+    assert not torch.allclose(run(UncondShifted(model, 0.5), guidance=2.0), on, atol=1e-4)
 
 
 def test_callback_sees_every_step_and_can_cancel():

@@ -10,7 +10,8 @@ import torch
 from model_runtime.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+pytestmark = [pytest.mark.slow,     # corpus synthesis, torchrun and training runs in subprocesses
+              pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")]
 
 
 def run(*args, **kw):

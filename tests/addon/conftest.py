@@ -4,13 +4,12 @@ from __future__ import annotations
 import os
 import sys
 
+import bpy  # a pinned requirement (requirements.txt): missing is an error, not a skip
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-
-bpy = pytest.importorskip("bpy")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-bpy = pytest.importorskip("bpy")
+import bpy  # noqa: E402
 
 from talking_together_addon import anim_compat, bake, rig_binding, rig_builder, scene_layout  # noqa: E402
 from model_runtime import channels, geometry, layouts  # noqa: E402
@@ -212,6 +212,7 @@ def test_missing_shape_keys_are_reported_not_fatal(scene, rigs):
     assert len(_curves(_key(rigs[0]))) == 51
 
 
+@pytest.mark.slow
 def test_ten_minutes_of_dialogue(scene, rigs):
     scene.render.fps = 30
     n = 10 * 60 * 30

@@ -1,10 +1,8 @@
 """Batch mode (talking_together_addon/batch.py), run the way studios run it: in a subprocess,
 with the bpy module, on a shot list; one shot with missing audio must fail on its own.
 
-Every run uses temporary Blender user folders, so nothing touches the real home.
-When the shipped default weights (model_runtime/weights/default.pt) are not there yet, an
-untrained stand-in checkpoint is used: the plumbing (open, generate, bake, save, logs, exit
-codes, determinism) is the same; only the motion's quality differs.
+Every run uses temporary Blender user folders, so nothing touches the real home, and the
+shipped default weights (model_runtime/weights/default.pt).
 """
 from __future__ import annotations
 
@@ -20,9 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = ROOT / "talking_together_addon" / "batch.py"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-    reason="espeak-ng and sox make the test dialogue")
+# Each test starts Blender (the bpy module) in a subprocess, some of them several times.
+pytestmark = pytest.mark.slow
+HAS_TOOLS = shutil.which("espeak-ng") is not None and shutil.which("sox") is not None
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -45,58 +43,12 @@ def make_dialogue(folder: Path) -> dict[str, Path]:
     return out
 
 
-def runtime_ready() -> str | None:
-    """None when the runtime can generate; else why not (the skip reason)."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from model_runtime import pipeline  # noqa: F401
-    except ImportError as exc:
-        return f"model_runtime.pipeline cannot be imported yet ({exc})"
-    finally:
-        sys.path.remove(str(ROOT))
-    if not hasattr(pipeline, "generate"):
-        return "model_runtime.pipeline.generate is not written yet"
-    return None
-
-
-def stand_in_checkpoint(folder: Path) -> Path | None:
-    """None when the default weights ship; else a small untrained checkpoint (same format)."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        import torch
-        from model_runtime import checkpoint as ck
-        from model_runtime.model import DualStreamDenoiser, ModelConfig
-        if ck.DEFAULT_WEIGHTS.is_file():
-            return None
-        torch.manual_seed(0)
-        config = ModelConfig(channels=16, attn_layers=1, attn_heads=2)
-        model = DualStreamDenoiser(config)
-        state = model.state_dict()
-        for key, value in state.items():
-            # Zero-initialised output layers would make an untrained model ignore the noise
-            # (and the seed): give them small random weights.
-            if value.is_floating_point() and not value.any():
-                state[key] = torch.randn_like(value) * 0.05
-        path = folder / "stand_in.pt"
-        ck.save_checkpoint(ck.Checkpoint(
-            config=config, state_dict=state,
-            motion_mean=torch.zeros(config.motion_dim), motion_std=torch.ones(config.motion_dim) * 0.1,
-            audio_mean=torch.zeros(config.audio_dim), audio_std=torch.ones(config.audio_dim),
-            info={"name": "untrained stand-in (tests)"}), path)
-        return path
-    finally:
-        sys.path.remove(str(ROOT))
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    reason = runtime_ready()
-    if reason:
-        pytest.skip(reason)
+    if not HAS_TOOLS:
+        pytest.skip("espeak-ng and sox make the test dialogue")
     folder = tmp_path_factory.mktemp("batch")
-    audio = make_dialogue(folder / "audio")
-    ckpt = stand_in_checkpoint(folder)
-    return {"dir": folder, "audio": audio, "checkpoint": ckpt}
+    return {"dir": folder, "audio": make_dialogue(folder / "audio")}
 
 
 def blender_env(folder: Path) -> dict:
@@ -118,10 +70,8 @@ def run_batch(args: list[str], folder: Path, *, module=True, timeout=900):
                           text=True, timeout=timeout)
 
 
-def write_shots(path: Path, work: dict, shots: list[dict]) -> Path:
-    defaults = {"steps": 2, "device": "cpu"}
-    if work["checkpoint"]:
-        defaults["checkpoint"] = str(work["checkpoint"])
+def write_shots(path: Path, shots: list[dict]) -> Path:
+    defaults = {"steps": 2, "device": "cpu"}     # no checkpoint: the shipped default weights
     path.write_text(json.dumps({"defaults": defaults, "shots": shots}, indent=1))
     return path
 
@@ -141,7 +91,7 @@ def test_three_shots_one_missing_audio(work):
     folder = work["dir"] / "three"
     folder.mkdir()
     a = work["audio"]
-    shots = write_shots(folder / "shots.json", work, [
+    shots = write_shots(folder / "shots.json", [
         {"name": "shot_010", "audio": str(a["mixed"]), "layout": "across_table", "seed": 1},
         {"name": "shot_020", "audio": [str(a["a"]), str(a["b"])], "seed": 2},
         {"name": "shot_030", "audio": str(folder / "missing.wav"), "seed": 3},
@@ -165,7 +115,7 @@ def test_three_shots_one_missing_audio(work):
 def test_same_shot_and_seed_give_the_same_keys(work):
     folder = work["dir"] / "determinism"
     folder.mkdir()
-    shots = write_shots(folder / "shots.json", work, [
+    shots = write_shots(folder / "shots.json", [
         {"name": "shot_a", "audio": str(work["audio"]["mixed"]), "seed": 7},
         {"name": "shot_b", "audio": str(work["audio"]["mixed"]), "seed": 8},
     ])

@@ -63,7 +63,6 @@ def test_no_draw_handler_in_background():
 
 
 def test_default_rigs_follow_their_heads():
-    pytest.importorskip("talking_together_addon.rig_builder")
     from talking_together_addon import api, rig_binding
     scene = fresh_scene()
     rig_a, rig_b = api.add_head_rigs(scene, layout="face_to_face")

@@ -69,12 +69,14 @@ def test_rig_poll_accepts_meshes_and_armatures_only():
 
 
 def test_import_does_not_import_torch():
-    """Blender must start fast and the add-on must load when PyTorch is missing."""
+    """Blender must start fast and the add-on must load when PyTorch is missing; asking
+    whether PyTorch is there does not import it either."""
     code = ("import sys, talking_together_addon as tt; tt.register(); tt.unregister(); "
-            "print('torch' in sys.modules)")
+            "print('torch' in sys.modules); from talking_together_addon import runtime; "
+            "print(runtime.torch_available(), runtime.missing_dependencies(), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert out.stdout.strip().splitlines()[-2:] == ["False", "True [] False"]
 
 
 def test_install_pytorch_honours_online_access():
@@ -93,10 +95,11 @@ def test_pip_command_pins_torch_into_target():
     assert f"torch=={preferences.TORCH_VERSION}" in cmd
 
 
-def test_torch_available_does_not_import(monkeypatch):
+def test_missing_torch_is_reported(monkeypatch):
     from talking_together_addon import runtime
-    assert runtime.torch_available() in (True, False)
+    assert runtime.torch_available() and runtime.missing_dependencies() == []
     monkeypatch.setattr(runtime, "_importable", lambda name: name != "torch")
+    assert not runtime.torch_available()
     assert runtime.missing_dependencies() == ["torch"]
 
 

@@ -9,17 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bpy
 import numpy as np
 import pytest
-
-bpy = pytest.importorskip("bpy")
-pytest.importorskip("torch")
-sf = pytest.importorskip("soundfile")
+import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "render_conversation.py"
 DIALOGUE = ROOT / "examples" / "dialogue.flac"
 RES = (320, 180)
+# A real generation and a Workbench render in a subprocess (~10 s).
+pytestmark = pytest.mark.slow
 
 
 def run_script(*args, timeout=240):
@@ -42,8 +42,6 @@ def read_png(path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    if not DIALOGUE.is_file():
-        pytest.skip("examples/dialogue.flac is missing")
     tmp = tmp_path_factory.mktemp("render")
     data, sr = sf.read(str(DIALOGUE), dtype="float32")
     clip = tmp / "slice.wav"

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-bpy = pytest.importorskip("bpy")
+import bpy  # noqa: E402
 
 from talking_together_addon import rig_binding, rig_builder, scene_layout  # noqa: E402
 from model_runtime.default_head import geometry as geo  # noqa: E402
