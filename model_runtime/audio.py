@@ -1,7 +1,7 @@
 """Read audio files and clips into one 16 kHz conversation timeline.
 
-Everything here is numpy + torch + soundfile, because Blender's Python ships no scipy or
-librosa. Files are read span by span (only the part a clip plays) and block by block, so a
+Everything here is numpy + soundfile (resampling.py adds torch), because Blender's Python
+ships no scipy or librosa. Files are read span by span (only the part a clip plays) and block by block, so a
 two-hour recording never sits in memory at its original rate and channel count.
 """
 from __future__ import annotations
@@ -9,105 +9,21 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 import soundfile as sf
-import torch
 
+from . import resampling
 from .errors import AudioError
+from .resampling import check_sample_rate
 from .timebase import HOP, SAMPLE_RATE
 
 MAX_DURATION_S = 7200.0
 MIN_DURATION_S = 0.5
 
-# Anti-aliasing filter: passband up to 90 % of the lower Nyquist, 32 zero crossings per side,
-# Kaiser beta 8.6 (about -85 dB stopband). Same ballpark as soxr's "high quality".
-_ROLLOFF = 0.90
-_ZERO_CROSSINGS = 32
-_KAISER_BETA = 8.6
-_BLOCK_OUT = 1 << 19            # output samples per resampling block (~33 s at 16 kHz)
 _SILENT_PEAK = 1e-4             # -80 dBFS
 _SILENT_FRAME_RMS = 1e-4        # loudest 1 % of 40 ms frames below -80 dBFS: no speech
-
-
-# --------------------------------------------------------------------------- resampling
-@lru_cache(maxsize=16)
-def _filter_bank(up: int, down: int) -> tuple[torch.Tensor, int]:
-    """Polyphase table H (up, 2K): H[p, j] weights input sample base-K+1+j for an output
-    whose position lies p/up of a sample after input index base."""
-    fc = 0.5 * min(1.0, up / down) * _ROLLOFF       # cutoff in cycles per input sample
-    half = int(math.ceil(_ZERO_CROSSINGS / (2.0 * fc)))
-    taps = np.arange(-half + 1, half + 1, dtype=np.float64)           # (2K,)
-    frac = np.arange(up, dtype=np.float64)[:, None] / up               # (up, 1)
-    d = taps[None, :] - frac                                           # distance in samples
-    w = np.i0(_KAISER_BETA * np.sqrt(np.clip(1.0 - (d / half) ** 2, 0.0, None)))
-    h = 2.0 * fc * np.sinc(2.0 * fc * d) * w / np.i0(_KAISER_BETA)
-    h /= h.sum(axis=1, keepdims=True)                # exact unity gain at DC for every phase
-    return torch.from_numpy(h.astype(np.float32)), half
-
-
-def _ratio(sr_in: int, sr_out: int) -> tuple[int, int]:
-    g = math.gcd(int(sr_in), int(sr_out))
-    return int(sr_out) // g, int(sr_in) // g
-
-
-def _resampled_length(n_in: int, up: int, down: int) -> int:
-    return -(-n_in * up // down)     # ceil: every output whose time lies inside the input
-
-
-def _input_span(n0: int, n1: int, up: int, down: int, half: int) -> tuple[int, int]:
-    """Input index range [s0, s1) that outputs [n0, n1) read (n0 a multiple of up)."""
-    s0 = n0 * down // up - half + 1
-    s1 = (n1 - 1) * down // up + half + 1
-    return s0, s1
-
-
-def _resample_block(buf: torch.Tensor, n0: int, n1: int, up: int, down: int) -> torch.Tensor:
-    """Outputs [n0, n1) from buf, the input samples _input_span(n0, n1) (zero padded).
-
-    Outputs n = n0 + r + up*i share one filter phase per residue r, and their windows start
-    down samples apart, so each residue is one strided convolution: no wasted multiplies."""
-    h, half = _filter_bank(up, down)
-    cols = -(-(n1 - n0) // up)
-    need = (up - 1) * down // up + (cols - 1) * down + 2 * half
-    if buf.numel() < need:
-        buf = torch.nn.functional.pad(buf, (0, need - buf.numel()))
-    out = torch.zeros(up, cols)
-    x = buf.view(1, 1, -1)
-    for r in range(up):
-        b, p = (r * down) // up, (r * down) % up
-        seg = x[..., b: b + (cols - 1) * down + 2 * half]
-        out[r] = torch.nn.functional.conv1d(seg, h[p].view(1, 1, -1), stride=down)[0, 0, :cols]
-    return out.t().reshape(-1)[: n1 - n0]
-
-
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Band-limited resampling of a 1-D signal with a Kaiser-windowed sinc (polyphase).
-
-    Output sample n sits at time n / sr_out; the signal is taken as zero outside its ends."""
-    x = np.asarray(x, dtype=np.float32)
-    if int(sr_in) == int(sr_out):
-        return x.copy()
-    up, down = _ratio(sr_in, sr_out)
-    n_out = _resampled_length(len(x), up, down)
-    out = np.empty(n_out, dtype=np.float32)
-    _, half = _filter_bank(up, down)
-    xt = torch.from_numpy(x)
-    step = max(up, _BLOCK_OUT // up * up)
-    for n0 in range(0, n_out, step):
-        n1 = min(n_out, n0 + step)
-        s0, s1 = _input_span(n0, n1, up, down, half)
-        buf = _padded_slice(xt, s0, s1)
-        out[n0:n1] = _resample_block(buf, n0, n1, up, down).numpy()
-    return out
-
-
-def _padded_slice(x: torch.Tensor, s0: int, s1: int) -> torch.Tensor:
-    """x[s0:s1] with zeros where the range runs past either end."""
-    lo, hi = max(s0, 0), min(s1, x.numel())
-    part = x[lo:hi] if hi > lo else x[:0]
-    return torch.nn.functional.pad(part, (lo - s0, s1 - s0 - (lo - s0) - part.numel()))
+_LOUD_PEAK = 2.0 ** 8           # louder (float files, huge gains) is scaled down, see _in_range
 
 
 # --------------------------------------------------------------------------- clips
@@ -126,10 +42,16 @@ def _open(path: str) -> sf.SoundFile:
     if not os.path.isfile(path):
         raise AudioError(f"audio file not found: {path}")
     try:
-        return sf.SoundFile(path)
+        f = sf.SoundFile(path)
     except Exception as exc:   # libsndfile reports corrupt and unsupported files alike
         raise AudioError(f"cannot read audio file {path}: {exc}. Use a WAV, FLAC, OGG or MP3 "
                          "file, or re-export it from your audio editor.") from None
+    try:
+        check_sample_rate(f.samplerate, f"audio file {path}")
+    except AudioError:
+        f.close()
+        raise
+    return f
 
 
 def _clip_span(clip: AudioClip, f: sf.SoundFile) -> tuple[int, int]:
@@ -162,8 +84,15 @@ def _read_mono(f: sf.SoundFile, clip: AudioClip, start: int, lo: int, hi: int) -
     out = np.zeros(n, dtype=np.float32)
     if b <= a:
         return out
-    f.seek(start + a)
-    block = f.read(b - a, dtype="float32", always_2d=True)
+    try:
+        f.seek(start + a)
+        block = f.read(b - a, dtype="float32", always_2d=True)
+    except Exception as exc:   # noqa: BLE001 - a truncated or damaged file fails mid-read
+        # (libsndfile: "flac decoder lost sync", "unexpected end of file"...)
+        detail = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise AudioError(f"cannot read audio file {clip.path} (reading from {(start + a) / f.samplerate:.1f} s "
+                         f"on): {detail}. The file is truncated or damaged; re-export it from your "
+                         "audio editor.") from exc
     if not np.isfinite(block).all():
         raise AudioError(f"audio file {clip.path} contains NaN or infinite samples; re-export it.")
     mono = block.mean(axis=1) if clip.channel is None else block[:, clip.channel]
@@ -192,19 +121,17 @@ def read_clip(clip: AudioClip) -> np.ndarray:
                              f"{clip.channel} does not exist.")
         if not math.isfinite(clip.gain):
             raise AudioError(f"clip of {clip.path}: gain must be finite, got {clip.gain}")
-        up, down = _ratio(f.samplerate, SAMPLE_RATE)
-        _, half = _filter_bank(up, down)
-        n_out = _resampled_length(frames, up, down)
+        same = f.samplerate == SAMPLE_RATE
+        rs = None if same else resampling.resampler(f.samplerate, SAMPLE_RATE)
+        n_out = frames if same else rs.length(frames)
         out = np.empty(n_out, dtype=np.float32)
-        step = max(up, _BLOCK_OUT // up * up)
+        step = resampling.BLOCK_OUT if same else rs.block_step()
         for n0 in range(0, n_out, step):
             n1 = min(n_out, n0 + step)
-            if up == down:
+            if same:
                 out[n0:n1] = _read_mono(f, clip, start, n0, n1)
-                continue
-            s0, s1 = _input_span(n0, n1, up, down, half)
-            buf = torch.from_numpy(_read_mono(f, clip, start, s0, s1))
-            out[n0:n1] = _resample_block(buf, n0, n1, up, down).numpy()
+            else:
+                out[n0:n1] = rs.render(lambda s0, s1: _read_mono(f, clip, start, s0, s1), n0, n1)
     if clip.gain != 1.0:
         out *= np.float32(clip.gain)
     return out
@@ -254,8 +181,9 @@ def check_audible(mix: np.ndarray, what: str = "audio") -> None:
         raise AudioError(f"{what} is {n / SAMPLE_RATE:.2f} s long; at least {MIN_DURATION_S} s "
                          "is needed.")
     if not np.isfinite(mix).all():
-        raise AudioError(f"{what} contains NaN or infinite samples.")
-    peak = float(max(mix.max(), -mix.min()))         # no |mix| copy of a 2-hour signal
+        raise AudioError(f"{what} contains NaN or infinite samples, or is too loud to represent "
+                         "(check the file and the strip's volume or gain).")
+    peak = _peak(mix)
     m = n // HOP * HOP
     frames = mix[:m].reshape(-1, HOP) if m else mix[None, :]
     rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frames.shape[1])
@@ -264,6 +192,21 @@ def check_audible(mix: np.ndarray, what: str = "audio") -> None:
         db = 20 * math.log10(max(peak, 1e-12))
         raise AudioError(f"{what} is silent (peak {db:.0f} dBFS): check the file, the strip's "
                          "volume and that it is not muted.")
+
+
+def _peak(x: np.ndarray) -> float:
+    return float(max(x.max(), -x.min())) if x.size else 0.0   # no |x| copy of a 2-hour signal
+
+
+def _in_range(mix: np.ndarray, tracks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Audio far above full scale (a float file at x1e30, a huge gain) scaled down by one power
+    of two for mix and tracks alike: features and speaker analysis are level-normalised, so
+    nothing changes but their float32 power sums stay far from overflow (inf, then NaN)."""
+    peak = max(_peak(mix), 0.0 if tracks is None else _peak(tracks))
+    if peak <= _LOUD_PEAK:
+        return mix, tracks
+    scale = np.float32(2.0 ** -math.ceil(math.log2(peak)))
+    return mix * scale, None if tracks is None else tracks * scale
 
 
 @dataclass
@@ -288,6 +231,7 @@ class ConversationAudio:
         t0, n, (sigs,) = _timeline([list(clips)])
         mix = sigs[0] if len(sigs) == 1 and n == len(sigs[0]) else _place(clips, sigs, t0, n)
         check_audible(mix)
+        mix, _ = _in_range(mix, None)
         return cls(mix=mix, tracks=None, start_time=t0, mode="mixed")
 
     @classmethod
@@ -296,6 +240,7 @@ class ConversationAudio:
         tracks = np.stack([_place(clips_a, sa, t0, n), _place(clips_b, sb, t0, n)])
         mix = tracks.sum(axis=0)
         check_audible(mix)
+        mix, tracks = _in_range(mix, tracks)
         return cls(mix=mix, tracks=tracks, start_time=t0, mode="per_person")
 
     @classmethod
@@ -309,6 +254,7 @@ class ConversationAudio:
         tracks = np.stack([left, right])
         mix = tracks.sum(axis=0)
         check_audible(mix)
+        mix, tracks = _in_range(mix, tracks)
         return cls(mix=mix, tracks=tracks, start_time=clip.timeline_start, mode="stereo")
 
     @classmethod

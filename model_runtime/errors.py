@@ -18,5 +18,14 @@ class CheckpointError(TalkingTogetherError):
     """Missing, corrupt or incompatible weights file."""
 
 
+class OutputError(TalkingTogetherError):
+    """An output that cannot be written: read-only or full disk, a file where a folder should be."""
+
+
 class GenerationCancelled(TalkingTogetherError):
     """Raised by a progress callback to stop generation; nothing is returned or written."""
+
+
+class TurnsError(TalkingTogetherError):
+    """Bad speaker turns: an unreadable or empty turns file, reversed or overlapping turns of
+    one person, turns past the audio's end, a third speaker (the message names file and line)."""

@@ -30,11 +30,21 @@ _CHUNK = 4096                            # frames per vectorised batch
 _VOICED_MIN = 0.45                       # normalised autocorrelation needed to call it voiced
 _OCTAVE_COST = 0.04                      # per octave of lag: prefer the shorter lag (Praat-like)
 _REL_FLOOR = 1e-8                        # power floor relative to the file's loudest (-80 dB)
+_SAFE_PEAK = 2.0 ** 8                    # louder input is scaled down first (see _as_tensor)
 
 
 def _as_tensor(wave) -> torch.Tensor:
+    """The signal as float32; one far above full scale (a float file at x1e30) scaled down by a
+    power of two: every feature is relative to the file's own level, and squares, spectra and
+    autocorrelation products of such samples overflow float32 (inf, then NaN)."""
     x = torch.as_tensor(np.asarray(wave) if not torch.is_tensor(wave) else wave)
-    return x.detach().to(torch.float32).reshape(-1).cpu()
+    x = x.detach().to(torch.float32).reshape(-1).cpu()
+    if x.numel():
+        lo, hi = torch.aminmax(x)
+        peak = max(-float(lo), float(hi))
+        if _SAFE_PEAK < peak < math.inf:
+            x = x * 2.0 ** -math.ceil(math.log2(peak))
+    return x
 
 
 @lru_cache(maxsize=4)

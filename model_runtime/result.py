@@ -6,12 +6,15 @@ Frame ``i`` is at ``start_time + i / fps`` seconds of the audio.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from .atomic_write import write_file
 from .channels import EYE_CHANNELS, HEAD_CHANNELS, OUTPUT_FACE_CHANNELS, ROLE_NAMES
 
 FORMAT_VERSION = 1
@@ -83,50 +86,48 @@ class ConversationResult:
 
     # ---- files -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write .npz, .json or .csv (chosen by suffix); written to a temporary file first so
-        a failure never leaves half a file behind."""
+        """Write .npz, .json or .csv (chosen by suffix), atomically (atomic_write: a private
+        temporary beside it, then a rename), so a failure or a concurrent writer never leaves
+        half a file; OutputError naming the path when it cannot be written."""
         path = check_output_path(path)
         writer = {".npz": self._write_npz, ".json": self._write_json, ".csv": self._write_csv}[path.suffix.lower()]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        try:
-            writer(tmp)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return write_file(path, writer)
 
     def _header(self) -> dict:
         return {"format_version": FORMAT_VERSION, "fps": self.fps, "start_time": self.start_time,
                 "num_frames": self.num_frames, "meta": self.meta}
 
-    def _write_npz(self, path: Path) -> None:
+    def _write_npz(self, f: BinaryIO) -> None:
         arrays = {}
         for key, person in zip("ab", self.people):
             arrays.update({f"{key}_face": person.face, f"{key}_head": person.head,
                            f"{key}_eyes": person.eyes, f"{key}_roles": person.roles})
-        with open(path, "wb") as f:
-            np.savez_compressed(f, header=json.dumps(self._header()),
-                                face_channels=np.array(OUTPUT_FACE_CHANNELS), **arrays)
+        np.savez_compressed(f, header=json.dumps(self._header()),
+                            face_channels=np.array(OUTPUT_FACE_CHANNELS), **arrays)
 
-    def _write_json(self, path: Path) -> None:
+    def _write_json(self, f: BinaryIO) -> None:
         doc = self._header()
         doc["people"] = [
             {"roles": [ROLE_NAMES[r] for r in p.roles],
              "channels": {k: np.round(v, 5).tolist() for k, v in p.columns().items()}}
             for p in self.people]
-        path.write_text(json.dumps(doc), encoding="utf-8")
+        f.write(json.dumps(doc).encode("utf-8"))
 
-    def _write_csv(self, path: Path) -> None:
+    def _write_csv(self, f: BinaryIO) -> None:
         names = list(self.people[0].columns())
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["frame", "time", "person", "role", *names])
-            for i in range(self.num_frames):
-                for key, p in zip("AB", self.people):
-                    cols = p.columns()
-                    w.writerow([i, f"{self.start_time + i / self.fps:.4f}", key, ROLE_NAMES[p.roles[i]],
-                                *(f"{cols[n][i]:.5f}" for n in names)])
+        columns = [p.columns() for p in self.people]
+        text = io.StringIO()
+        w = csv.writer(text)
+        w.writerow(["frame", "time", "person", "role", *names])
+        for i in range(self.num_frames):
+            for key, p, cols in zip("AB", self.people, columns):
+                w.writerow([i, f"{self.start_time + i / self.fps:.4f}", key, ROLE_NAMES[p.roles[i]],
+                            *(f"{cols[n][i]:.5f}" for n in names)])
+            if text.tell() > 1 << 20:           # in pieces: no second copy of a long file
+                f.write(text.getvalue().encode("utf-8"))
+                text.seek(0)
+                text.truncate()
+        f.write(text.getvalue().encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | Path) -> "ConversationResult":

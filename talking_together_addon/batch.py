@@ -51,7 +51,9 @@ from pathlib import Path
 # over to the package's own copy (end of file), so these imports run there.
 if __package__:
     from .batch_keys import count_keys, keyframe_arrays, rig_actions  # noqa: F401 (public API)
-    from .batch_run import Progress, ShotResult, error_text, run_shot, run_shots, summary  # noqa: F401
+    from .batch_run import (Progress, ShotResult, atomic_write, error_text, run_shot, run_shots,  # noqa: F401
+                            save_blend, summary)
+    from .batch_scene import check_distinct_outputs
     from .batch_shots import Shot, ShotListError, load_shots, make_shots  # noqa: F401
 
 EXIT_OK, EXIT_SHOT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -181,7 +183,9 @@ def _single_shot(args) -> list[Shot]:
 
 
 def _chosen_shots(ap: argparse.ArgumentParser, args) -> list[Shot]:
-    """The shots to run: the list (or the one command-line shot), narrowed by --only."""
+    """The shots to run: the list (or the one command-line shot), narrowed by --only; refused
+    when two would save to the same file (checked on the whole list, so farm tasks that each
+    run one shot with --only cannot overwrite each other's output either)."""
     if args.shots:
         shots = load_shots(args.shots)
     elif args.audio or args.blend:
@@ -189,13 +193,19 @@ def _chosen_shots(ap: argparse.ArgumentParser, args) -> list[Shot]:
     else:
         ap.print_usage(sys.stderr)
         raise ShotListError("give a shot list, or --audio for one shot")
-    if not args.only:
-        return shots
-    missing = [n for n in args.only if n not in {s.name for s in shots}]
-    if missing:
-        raise ShotListError(f"--only: no shot named {missing}; shots: "
-                            f"{', '.join(s.name for s in shots)}")
-    return [s for s in shots if s.name in args.only]
+    chosen = shots
+    if args.only:
+        missing = [n for n in args.only if n not in {s.name for s in shots}]
+        if missing:
+            raise ShotListError(f"--only: no shot named {missing}; shots: "
+                                f"{', '.join(s.name for s in shots)}")
+        chosen = [s for s in shots if s.name in args.only]
+    if not args.no_save:
+        check_distinct_outputs(shots, args.overwrite, args.out_dir, chosen)
+    for option, value in (("--report", args.report), ("--dump-keys", args.dump_keys)):
+        if value and (Path(value).is_dir() or Path(value).parent.exists() and not Path(value).parent.is_dir()):
+            raise ShotListError(f"{option} {value}: not a file that can be written")
+    return chosen
 
 
 def _load_addon_for_batch(verbose: bool):
@@ -209,15 +219,34 @@ def _load_addon_for_batch(verbose: bool):
         return None
 
 
-def _write_outputs(args, results: list[ShotResult]) -> None:
-    """--dump-keys (the last shot, when it succeeded), the summary, --report."""
+def _write_json(path: str, data) -> None:
+    """Written atomically; OutputError (one line, naming the path) when it cannot be."""
+    text = json.dumps(data, indent=2 if isinstance(data, list) else None).encode("utf-8")
+    atomic_write().write_file(Path(path), lambda f: f.write(text))
+
+
+def _write_outputs(args, results: list[ShotResult]) -> bool:
+    """--dump-keys (the last shot, when it succeeded), the summary, --report; False (reported)
+    when one of the files cannot be written."""
     import bpy
+    ok = True
     if args.dump_keys and results and results[-1].ok:
         rigs = [bpy.data.objects[n] for n in results[-1].rig_names]
-        Path(args.dump_keys).write_text(json.dumps(keyframe_arrays(rigs)))
+        ok &= _try_write(args.dump_keys, keyframe_arrays(rigs))
     print(summary(results), flush=True)
     if args.report:
-        Path(args.report).write_text(json.dumps([r.__dict__ for r in results], indent=2))
+        ok &= _try_write(args.report, [r.__dict__ for r in results])
+    return ok
+
+
+def _try_write(path: str, data) -> bool:
+    try:
+        _write_json(path, data)
+        return True
+    except Exception as exc:   # noqa: BLE001 - OutputError, or an unexpected error: one line
+        known = isinstance(exc, atomic_write().OutputError)
+        print(f"error: {exc if known else error_text(exc)}", file=sys.stderr)
+        return False
 
 
 def main(argv=None) -> int:
@@ -241,8 +270,8 @@ def main(argv=None) -> int:
     results = run_shots(shots, overwrite=args.overwrite, out_dir=args.out_dir, device=args.device,
                         save=not args.no_save, progress=not args.no_progress,
                         verbose=args.verbose)
-    _write_outputs(args, results)
-    return EXIT_SHOT_FAILED if any(not r.ok for r in results) else EXIT_OK
+    written = _write_outputs(args, results)
+    return EXIT_SHOT_FAILED if not written or any(not r.ok for r in results) else EXIT_OK
 
 
 if __name__ == "__main__":

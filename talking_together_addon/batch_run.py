@@ -2,8 +2,11 @@
 lines, and the summary. A failed shot is logged and the others still run."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
 import random
+import shutil
 import sys
 import time
 import traceback
@@ -13,7 +16,7 @@ from pathlib import Path
 import bpy
 
 from .batch_keys import count_keys
-from .batch_scene import audio_argument, open_blend, output_path, shot_rigs
+from .batch_scene import audio_argument, check_distinct_outputs, open_blend, output_path, shot_rigs
 from .batch_shots import Shot
 
 # Shot fields passed on to api.generate, and the argument each becomes.
@@ -149,11 +152,52 @@ def run_shot(shot: Shot, *, overwrite=False, out_dir=None, device=None, save=Tru
     keys = _report_keys(report, rigs)
     output = None
     if save:
-        output = output_path(shot, blend_path, overwrite, out_dir)
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        bpy.ops.wm.save_as_mainfile(filepath=output, check_existing=False)
+        output = save_blend(output_path(shot, blend_path, overwrite, out_dir))
     return ShotResult(shot.name, True, time.perf_counter() - t0, output, len(rigs), keys,
                       rig_names=(rig_a.name, rig_b.name), warnings=_report_warnings(report))
+
+
+def atomic_write():
+    """The runtime's atomic_write module (stdlib only), from wherever runtime.py found the runtime."""
+    from .runtime import runtime_api
+    return importlib.import_module(runtime_api.__name__.rpartition(".")[0] + ".atomic_write")
+
+
+def _keep_previous_versions(path: Path, aw) -> None:
+    """What Blender's own save does (Preferences > Save Versions): the file being replaced
+    becomes <name>.blend1, an older .blend1 becomes .blend2, and so on. Copied, so the output
+    itself is never missing."""
+    versions = int(getattr(bpy.context.preferences.filepaths, "save_version", 0))
+    if versions <= 0 or not path.is_file() or path.is_symlink():
+        return
+    for k in range(versions - 1, 0, -1):
+        older = Path(f"{path}{k}")
+        if older.is_file() and not older.is_symlink():
+            os.replace(older, f"{path}{k + 1}")
+    with open(path, "rb") as src:
+        aw.write_file(Path(f"{path}1"), lambda f: shutil.copyfileobj(src, f, 1 << 20))
+
+
+def save_blend(output: str) -> str:
+    """Save the open file as ``output``, atomically: Blender writes a private temporary beside it
+    (atomic_write's unique, exclusively created name: no fixed ``.partial`` or ``@`` name to
+    collide with or be redirected by a planted link), which then replaces ``output``. A run
+    killed mid-save leaves no ``output`` half written, and its temporary is cleared next time.
+    The open file keeps its own path (a copy is saved)."""
+    aw = atomic_write()
+    path = Path(output)
+
+    def write(tmp: Path) -> None:
+        try:
+            result = bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True)
+        finally:
+            Path(f"{tmp}1").unlink(missing_ok=True)   # Blender's backup of the empty placeholder
+        if "FINISHED" not in result or tmp.stat().st_size == 0:
+            raise aw.OutputError(f"Blender could not save {output}")
+
+    _keep_previous_versions(path, aw)
+    aw.write_by_name(path, write, suffix=aw.TEMP_SUFFIX + ".blend")
+    return str(path)
 
 
 def error_text(exc: BaseException) -> str:
@@ -168,7 +212,10 @@ def _ok_line(prefix: str, r: ShotResult) -> str:
 
 def run_shots(shots: list[Shot], *, overwrite=False, out_dir=None, device=None, save=True,
               progress=True, out=None, verbose=False) -> list[ShotResult]:
-    """Run every shot; one failure never stops the others."""
+    """Run every shot; one failure never stops the others. Shots that would save to the same
+    file are refused (ShotListError) before any runs."""
+    if save:
+        check_distinct_outputs(shots, overwrite, out_dir)
     out = out or sys.stdout
     results = []
     n = len(shots)

@@ -3,12 +3,13 @@ choose where it is saved."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import bpy
 
 from .audio_source import AudioError
-from .batch_shots import Shot
+from .batch_shots import Shot, ShotListError
 from .properties import sound_strips
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus", ".wv"}
@@ -116,3 +117,37 @@ def output_path(shot: Shot, blend_path: str | None, overwrite: bool, out_dir: st
     stem = Path(blend_path).stem if blend_path else shot.name
     folder = Path(out_dir) if out_dir else (Path(blend_path).parent if blend_path else shot.base_dir)
     return str(folder / f"{stem}_talking.blend")
+
+
+def planned_blend_path(shot: Shot) -> str | None:
+    """The .blend open_blend will open for the shot (None for a new scene), without opening it."""
+    blend = shot.get("blend", "new")
+    if blend == "current":
+        return bpy.data.filepath or None
+    return None if blend == "new" else shot.path(blend)
+
+
+def _same_file_key(path: str) -> str:
+    key = os.path.normcase(os.path.realpath(path))   # symlinked folders, "..", relative paths
+    return key.casefold() if sys.platform in ("darwin", "win32") else key   # case-blind disks
+
+
+def check_distinct_outputs(shots: list[Shot], overwrite: bool = False, out_dir: str | None = None,
+                           chosen: list[Shot] | None = None) -> None:
+    """ShotListError, before any shot runs, when shots would save to the same file (the last
+    one would silently overwrite the others). With ``chosen`` (--only), only clashes that
+    involve a chosen shot count: a farm task runs one shot of the list, its siblings others."""
+    owners: dict[str, list[tuple[Shot, str]]] = {}
+    for shot in shots:
+        out = output_path(shot, planned_blend_path(shot), overwrite, out_dir)
+        owners.setdefault(_same_file_key(out), []).append((shot, out))
+    names = None if chosen is None else {s.name for s in chosen}
+    clashes = [group for group in owners.values()
+               if len(group) > 1 and (names is None or any(s.name in names for s, _ in group))]
+    if clashes:
+        def who(group) -> str:
+            quoted = [repr(s.name) for s, _ in group]
+            return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+        lines = [f"shots {who(group)} would save to the same file {group[0][1]}" for group in clashes]
+        raise ShotListError("; ".join(lines) + ": give each shot its own \"output\" (nothing was run)")

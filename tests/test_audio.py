@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model_runtime import audio
-from model_runtime.audio import AudioClip, ConversationAudio, read_clip, resample
+from model_runtime import audio, resampling
+from model_runtime.audio import AudioClip, ConversationAudio, read_clip
+from model_runtime.resampling import resample
 from model_runtime.timebase import SAMPLE_RATE
 from model_runtime.errors import AudioError
 
@@ -58,7 +59,7 @@ def test_blockwise_reading_is_seamless(tmp_path, monkeypatch):
     path = tmp_path / "noise.wav"
     sf.write(str(path), x, 44100, subtype="FLOAT")
     whole = resample(x, 44100, SAMPLE_RATE)
-    monkeypatch.setattr(audio, "_BLOCK_OUT", 3000)       # many small blocks
+    monkeypatch.setattr(resampling, "BLOCK_OUT", 3000)       # many small blocks
     blocks = read_clip(AudioClip(str(path)))
     assert len(blocks) == len(whole)
     np.testing.assert_allclose(blocks, whole, atol=1e-5)

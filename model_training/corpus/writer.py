@@ -296,7 +296,7 @@ def write_capture(path, audio: np.ndarray, sample_rate: int, motion: np.ndarray,
     ``motion`` (2, T, 49) at 25 fps with T = ceil(N16 / 640) (see capture_to_motion),
     optional per-person ``tracks`` (2, N) at the same rate, and ``activity`` (2, T) bool
     (required when there are no tracks; otherwise read off the tracks' energy)."""
-    from model_runtime.audio import resample
+    from model_runtime.resampling import resample
     mix = resample(np.asarray(audio, np.float32), int(sample_rate), SAMPLE_RATE)
     frames = num_frames(len(mix))
     if tracks is not None:
