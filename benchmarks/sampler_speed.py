@@ -5,7 +5,9 @@ memory, for the default model config.
 
 Measures the sampler alone (features and roles are computed outside the timed part), then the
 whole pipeline (audio features, diarization, sampling, post-processing) on the same audio.
-Each measurement runs in a fresh process so peak resident memory is that run's own.
+Each measurement runs in a fresh process so peak resident memory is that run's own, with
+OpenMP's threads waiting passively as in the CLI and the add-on (OMP_WAIT_POLICY=ACTIVE in
+the environment measures spinning threads instead).
 """
 from __future__ import annotations
 
@@ -75,6 +77,8 @@ def main() -> None:
     p.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
+        from model_runtime.cpu_threads import prefer_passive_waiting
+        prefer_passive_waiting()          # as the CLI and the add-on do, before PyTorch loads
         print(json.dumps(measure(args.minutes * 60, args.device, args.steps, args.guidance, args.whole)))
         return
     for whole in (False, True):

@@ -26,6 +26,7 @@ import re
 import socket
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -171,6 +172,19 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def _discarded_on_error(tmp: Path, path: Path):
+    """On any error remove our temporary and raise the first error (an OSError as an
+    OutputError naming the path)."""
+    try:
+        yield
+    except BaseException as exc:
+        _discard(tmp)
+        if isinstance(exc, OSError):
+            raise _error(path, exc) from exc
+        raise
+
+
 def commit(tmp: Path, path: str | os.PathLike) -> Path:
     """Rename a finished temporary over ``path`` (OutputError on failure; tmp removed)."""
     path = Path(path)
@@ -191,29 +205,24 @@ def write_file(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Pa
     any other error of ``write`` is raised as it is. Either way no temporary is left."""
     path = Path(path)
     fd, tmp = reserve_temporary(path)
-    try:
+    with _discarded_on_error(tmp, path):
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             if hasattr(os, "fchmod"):
                 os.fchmod(f.fileno(), _final_mode(path))
             os.fsync(f.fileno())
-    except BaseException as exc:
-        _discard(tmp)
-        if isinstance(exc, OSError):
-            raise _error(path, exc) from exc
-        raise
     return commit(tmp, path)
 
 
-def write_by_name(path: str | os.PathLike, write: Callable[[Path], None],
-                  suffix: str = TEMP_SUFFIX) -> Path:
+def write_by_name(path: str | os.PathLike, write: Callable[[Path], None], extension: str = "") -> Path:
     """Like write_file, for writers that only take a file name (Blender's save): ``write(tmp)``
-    writes the reserved temporary (replacing it is fine), which then replaces ``path``."""
+    writes the reserved temporary (replacing it is fine), which then replaces ``path``.
+    ``extension`` ends the temporary's name, for writers that insist on one (``.blend``)."""
     path = Path(path)
-    fd, tmp = reserve_temporary(path, suffix)
+    fd, tmp = reserve_temporary(path, TEMP_SUFFIX + extension)
     os.close(fd)
-    try:
+    with _discarded_on_error(tmp, path):
         write(tmp)
         fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))   # fails on a swapped-in link
         try:
@@ -221,9 +230,4 @@ def write_by_name(path: str | os.PathLike, write: Callable[[Path], None],
                 os.fsync(fd)
         finally:
             os.close(fd)
-    except BaseException as exc:
-        _discard(tmp)
-        if isinstance(exc, OSError):
-            raise _error(path, exc) from exc
-        raise
     return commit(tmp, path)

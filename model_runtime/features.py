@@ -98,11 +98,17 @@ def log_mel(wave) -> torch.Tensor:
 
 
 def frame_power(wave) -> torch.Tensor:
-    """(T,) mean power per model frame (the last frame zero padded)."""
+    """(T,) mean power per model frame (the last frame zero padded). Summed in float64 chunk
+    by chunk: a whole hour in float64 at once would take a gigabyte or more."""
     x = _as_tensor(wave)
     t = num_frames(x.numel())
-    x = torch.nn.functional.pad(x, (0, t * HOP - x.numel()))
-    return x.view(t, HOP).double().square().mean(dim=1).float()
+    out = torch.empty(t)
+    for i in range(0, t, _CHUNK):
+        part = x[i * HOP: (i + _CHUNK) * HOP]
+        frames = min(_CHUNK, t - i)
+        part = torch.nn.functional.pad(part, (0, frames * HOP - part.numel()))
+        out[i: i + frames] = part.view(frames, HOP).double().square().mean(dim=1).float()
+    return out
 
 
 def pitch_track(wave) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,13 +7,13 @@ shipped default weights (model_runtime/weights/default.pt).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tt_helpers import blender_env  # noqa: F401 (also read by test_installed_extension)
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = ROOT / "talking_together_addon" / "batch.py"
@@ -49,18 +49,6 @@ def work(tmp_path_factory):
         pytest.skip("espeak-ng and sox make the test dialogue")
     folder = tmp_path_factory.mktemp("batch")
     return {"dir": folder, "audio": make_dialogue(folder / "audio")}
-
-
-def blender_env(folder: Path) -> dict:
-    env = dict(os.environ)
-    user = folder / "blender_user"
-    for key, sub in (("BLENDER_USER_RESOURCES", ""), ("BLENDER_USER_CONFIG", "config"),
-                     ("BLENDER_USER_SCRIPTS", "scripts"), ("BLENDER_USER_EXTENSIONS", "extensions"),
-                     ("BLENDER_USER_DATAFILES", "datafiles")):
-        env[key] = str(user / sub)
-    env.pop("PYTHONPATH", None)
-    env["PYTHONHASHSEED"] = "0"
-    return env
 
 
 def run_batch(args: list[str], folder: Path, *, module=True, timeout=900):

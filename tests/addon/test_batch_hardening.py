@@ -13,21 +13,12 @@ from pathlib import Path
 import bpy
 import pytest
 
-from tt_helpers import ROOT, ensure_registered
+from tt_helpers import ROOT, blender_env, ensure_registered
 
+from model_runtime import atomic_write
+from model_runtime.errors import OutputError
 from talking_together_addon import batch_run
 from talking_together_addon.batch_shots import ShotListError, make_shots
-
-
-def blender_env(folder: Path) -> dict:
-    env = dict(os.environ)
-    user = folder / "blender_user"
-    for key, sub in (("BLENDER_USER_RESOURCES", ""), ("BLENDER_USER_CONFIG", "config"),
-                     ("BLENDER_USER_SCRIPTS", "scripts"), ("BLENDER_USER_EXTENSIONS", "extensions"),
-                     ("BLENDER_USER_DATAFILES", "datafiles")):
-        env[key] = str(user / sub)
-    env.pop("PYTHONPATH", None)
-    return env
 
 
 def run_batch(args: list[str], folder: Path):
@@ -144,13 +135,12 @@ def test_save_blend_keeps_the_previous_version_like_blender(tmp_path, scene):
 
 
 def test_killed_save_leftover_is_cleared_and_errors_are_one_line(tmp_path, scene):
-    aw = batch_run.atomic_write()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
-    stale = tmp_path / f".shot.blend.{aw._host()}.{int(dead.stdout)}.x1y2z3.partial.blend@"
+    stale = tmp_path / f".shot.blend.{atomic_write._host()}.{int(dead.stdout)}.x1y2z3.partial.blend@"
     stale.write_bytes(b"half a blend")
     batch_run.save_blend(str(tmp_path / "shot.blend"))
     assert not stale.exists() and temporaries(tmp_path) == []
     (tmp_path / "file").write_text("x")
-    with pytest.raises(aw.OutputError, match="cannot write .*file/shot.blend"):
+    with pytest.raises(OutputError, match="cannot write .*file/shot.blend"):
         batch_run.save_blend(str(tmp_path / "file" / "shot.blend"))

@@ -1,6 +1,7 @@
 """Shared helpers of the add-on tests (register once, fresh scenes, speech, scene snapshots)."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -144,3 +145,18 @@ def random_tiny_checkpoint(path: Path) -> Path:
         audio_mean=torch.zeros(features.FEATURE_DIM), audio_std=torch.ones(features.FEATURE_DIM),
         info={"name": "random-tiny-test"})
     return checkpoint.save_checkpoint(ckpt, path)
+
+
+def blender_env(folder: Path) -> dict:
+    """The environment for a Blender subprocess with its own user folders under ``folder``
+    (no extension, preference or script of this machine's user leaks in) and a fixed hash
+    seed (the same shot gives the same keys)."""
+    env = dict(os.environ)
+    user = folder / "blender_user"
+    for key, sub in (("BLENDER_USER_RESOURCES", ""), ("BLENDER_USER_CONFIG", "config"),
+                     ("BLENDER_USER_SCRIPTS", "scripts"), ("BLENDER_USER_EXTENSIONS", "extensions"),
+                     ("BLENDER_USER_DATAFILES", "datafiles")):
+        env[key] = str(user / sub)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONHASHSEED"] = "0"
+    return env
