@@ -16,36 +16,55 @@ from __future__ import annotations
 from typing import Callable
 
 from . import default_head
+from .atomic_write import write_by_name as write_atomically_by_name
+from .atomic_write import write_file as write_atomically
 from .channels import (EYE_CHANNELS, EYE_LEFT, EYE_RIGHT, HEAD_CHANNELS, HEAD_LIMITS, HEAD_PITCH, HEAD_ROLL,
                        HEAD_YAW, GAZE_LIMITS, OUTPUT_FACE_CHANNELS, ROLE_NAMES)
-from .errors import AudioError, CheckpointError, GenerationCancelled, LayoutError, TalkingTogetherError
+from .cpu_threads import prefer_passive_waiting
+from .errors import (AudioError, CheckpointError, GenerationCancelled, LayoutError, OutputError, TalkingTogetherError,
+                     TurnsError)
 from .head_pose import LOOK_REACH, HeadPose, head_basis
 from .layouts import FREE_LAYOUT, layout_presets, preset_layout
 from .presets import PRESETS_DIR, preset_names, read_preset
 from .result import OUTPUT_FORMATS, ConversationResult, PersonTrack, check_output_path
 from .settings import DEFAULTS, DEVICES, MAX_BLINKS_PER_MINUTE, MAX_GUIDANCE, MAX_STEPS, GenerationSettings
 from .timebase import MODEL_FPS
+from .turn_files import read_turns, write_turns
+from .turns import Turn, Turns
 
 Progress = Callable[[float, str], None]
 
 __all__ = [
     "AudioError", "CheckpointError", "ConversationResult", "DEFAULTS", "DEVICES", "EYE_CHANNELS", "EYE_LEFT",
     "EYE_RIGHT", "FREE_LAYOUT", "GAZE_LIMITS", "GenerationCancelled", "GenerationSettings", "HEAD_CHANNELS",
-    "HEAD_LIMITS", "HEAD_PITCH", "HEAD_ROLL", "HEAD_YAW", "HeadPose", "LOOK_REACH", "LayoutError", "MAX_BLINKS_PER_MINUTE", "MAX_GUIDANCE", "MAX_STEPS", "MODEL_FPS",
-    "OUTPUT_FACE_CHANNELS", "OUTPUT_FORMATS", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES", "TalkingTogetherError",
-    "audio_clip", "check_output_path", "conversation_audio", "default_head", "default_weights", "generate", "head_basis", "layout_presets",
-    "load_result", "preload", "preset_layout", "preset_names", "read_preset",
+    "HEAD_LIMITS", "HEAD_PITCH", "HEAD_ROLL", "HEAD_YAW", "HeadPose", "LOOK_REACH", "LayoutError",
+    "MAX_BLINKS_PER_MINUTE", "MAX_GUIDANCE", "MAX_STEPS", "MODEL_FPS", "OUTPUT_FACE_CHANNELS",
+    "OUTPUT_FORMATS", "OutputError", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES",
+    "TalkingTogetherError", "Turn", "Turns", "TurnsError", "analyse_turns", "audio_clip", "check_output_path",
+    "conversation_audio", "default_head", "default_weights", "generate", "head_basis", "layout_presets",
+    "load_result", "prefer_passive_waiting", "preload", "preset_layout", "preset_names", "read_preset",
+    "read_turns", "write_atomically", "write_atomically_by_name", "write_turns",
 ]
 
 
 def generate(audio, poses: tuple[HeadPose, HeadPose], settings: GenerationSettings = DEFAULTS,
-             progress: Progress | None = None, swap: bool = False) -> ConversationResult:
-    """Both people's per-frame motion for a conversation (see pipeline.generate).
+             progress: Progress | None = None, swap: bool = False,
+             turns: Turns | None = None) -> ConversationResult:
+    """Both people's per-frame motion for a conversation (see pipeline.generate). ``turns``
+    (from analyse_turns, corrected, or read_turns) say who speaks when instead of the
+    runtime's own analysis; ``swap`` still exchanges A and B.
 
     ``progress(fraction, message)`` is called as work advances; raising GenerationCancelled
     from it stops generation and nothing is returned."""
     from . import pipeline
-    return pipeline.generate(audio, poses, settings, progress=progress, swap=swap)
+    return pipeline.generate(audio, poses, settings, progress=progress, swap=swap, turns=turns)
+
+
+def analyse_turns(audio) -> Turns:
+    """Who speaks when, as the runtime hears it (what generate uses without turns), in
+    seconds from the audio's start: show it to the artist, let them correct it, pass it back."""
+    from . import pipeline
+    return pipeline.analyse_turns(audio)
 
 
 def preload(settings: GenerationSettings = DEFAULTS) -> None:

@@ -17,6 +17,7 @@ from .channels import (GAZE_PITCH, GAZE_SLICE, GAZE_YAW, HEAD_PITCH, HEAD_SLICE,
 
 NATURAL_PER_MINUTE = 17.0       # adults in conversation: ~15-20 (Bentivoglio et al. 1997)
 MIN_GAP_S = 0.7
+BLOCK_S = 20.0                  # blinks are topped up per block: an edit moves only nearby ones
 CLOSED = 0.5                    # eyeBlink weight above which the eye counts as shut
 GAZE_SHIFT_DEG_PER_FRAME = 1.5  # eye-in-world speed of a saccade (> ~40 deg/s at 25 fps)
 BLINK_CHANNELS = (channel_index("eyeBlinkLeft"), channel_index("eyeBlinkRight"))
@@ -59,8 +60,9 @@ def _event_times(motion: np.ndarray, roles: np.ndarray, fps: float) -> np.ndarra
 
 
 def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_minute: float,
-                      rng: np.random.Generator) -> np.ndarray:
-    """One person's motion (T, D) with blinks added up to ``per_minute``; roles (T,)."""
+                      rng: np.random.Generator, keep_out: np.ndarray | None = None) -> np.ndarray:
+    """One person's motion (T, D) with blinks added up to ``per_minute``; roles (T,);
+    ``keep_out`` (T,) bool marks frames where no blink may start."""
     n = motion.shape[0]
     duration = n / fps
     closure = motion[:, BLINK_CHANNELS].max(axis=1)
@@ -70,6 +72,8 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
         return motion
     gap = int(round(MIN_GAP_S * fps))
     blocked = np.zeros(n + 1, bool)          # frames too close to a blink to start another
+    if keep_out is not None:
+        blocked[:n] = keep_out
 
     def block(frame: int) -> None:
         blocked[max(frame - gap + 1, 0):frame + gap] = True
@@ -91,4 +95,25 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
     out = motion.copy()
     for c in BLINK_CHANNELS:
         out[:, c] = np.maximum(out[:, c], curve)
+    return out
+
+
+def complement_blinks_in_blocks(motion: np.ndarray, roles: np.ndarray, fps: float, per_minute: float,
+                                seed: tuple, block_s: float = BLOCK_S) -> np.ndarray:
+    """complement_blinks block by block, each block with its own random stream and seeing only
+    the motion and roles in and just around it: a corrected turn (same seed) then moves the
+    added blinks only where the motion changed, not all over the conversation."""
+    n = motion.shape[0]
+    size, gap = max(int(round(block_s * fps)), 1), int(round(MIN_GAP_S * fps))
+    out = motion.copy()
+    for k, a in enumerate(range(0, n, size)):
+        b = min(a + size, n)
+        lo, hi = max(a - gap, 0), min(b + gap, n)   # context: the neighbours' own blinks count
+        keep_out = np.zeros(hi - lo, bool)          # added blinks stay half a gap inside the block,
+        keep_out[:a - lo + (gap // 2 if a > 0 else 0)] = True       # so two blocks' never crowd
+        keep_out[b - lo - (gap // 2 if b < n else 0):] = True
+        rng = np.random.default_rng([abs(int(s)) for s in seed] + [k])
+        part = complement_blinks(motion[lo:hi], roles[lo:hi], fps, per_minute * (b - a) / (hi - lo),
+                                 rng, keep_out)
+        out[a:b] = part[a - lo:b - lo]
     return out

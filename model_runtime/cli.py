@@ -52,15 +52,35 @@ def cmd_generate(args) -> int:
                                       device=args.device, checkpoint=args.weights, output_fps=args.fps,
                                       blinks_per_minute=args.blinks_per_minute).checked()
     audio = build_audio(args)
+    turns = read_turns(args, audio)
     bar = ProgressBar()
     try:
-        result = api.generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap)
+        result = api.generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap,
+                              turns=turns)
     finally:
         bar.close()
     result.meta["layout"] = args.layout
     out = result.save(args.out)
     print(f"wrote {out}: {result.num_frames} frames at {result.fps:g} fps ({result.duration:.1f} s) "
           f"for 2 people")
+    return 0
+
+
+def read_turns(args, audio):
+    """The --turns file (checked against the audio's length), or None to analyse the audio."""
+    if not args.turns:
+        return None
+    speakers = tuple(n.strip() for n in args.speakers.split(",")) if args.speakers else None
+    if speakers is not None and len(speakers) != 2:
+        raise ValueError(f"--speakers {args.speakers!r}: name two labels, A's first (e.g. agent,caller)")
+    return api.read_turns(args.turns, speakers=speakers, duration=audio.duration)
+
+
+def cmd_turns(args) -> int:
+    """Who speaks when, as the runtime hears it, written for an artist to check and correct."""
+    turns = api.analyse_turns(build_audio(args))
+    out = api.write_turns(turns, args.out)
+    print(f"wrote {out}: {len(turns)} turns (A {len(turns.of(0))}, B {len(turns.of(1))})")
     return 0
 
 
@@ -99,7 +119,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default=d.device, choices=api.DEVICES)
     g.add_argument("--weights", help="checkpoint file (default: the shipped weights)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--turns", type=Path, help="who speaks when (RTTM, Audacity labels .txt, or CSV "
+                                             "start,end,person) instead of analysing the audio")
+    g.add_argument("--speakers", help="labels of A and B in the turns file, e.g. agent,caller "
+                                      "(default: A/B, else in order of appearance)")
     g.set_defaults(func=cmd_generate)
+    t = sub.add_parser("turns", help="write who speaks when (RTTM, .txt Audacity labels, .csv) to check and fix")
+    t.add_argument("audio", type=Path, help="dialogue audio")
+    t.add_argument("--mode", choices=["mixed", "stereo"], default="mixed")
+    t.add_argument("--track-b", type=Path, help="person B's own track (then AUDIO is person A's)")
+    t.add_argument("--out", type=Path, required=True, help="turns file: .rttm, .txt or .csv")
+    t.set_defaults(func=cmd_turns)
     i = sub.add_parser("info", help="describe a weights file")
     i.add_argument("--weights")
     i.set_defaults(func=cmd_info)

@@ -20,7 +20,8 @@ from .head_pose import HeadPose
 from .result import ConversationResult, PersonTrack
 from .sampling import ddim_timesteps, sample_ddim
 from .settings import DEFAULTS, GenerationSettings
-from .timebase import MODEL_FPS
+from .timebase import MODEL_FPS, num_frames
+from .turns import Turns
 from .windowed import WindowedDenoiser
 
 Progress = Callable[[float, str], None]
@@ -53,13 +54,26 @@ def load_model(checkpoint: str | None, device: torch.device):
     return _MODEL_CACHE[key]
 
 
+def analyse_turns(audio: ConversationAudio) -> Turns:
+    """The runtime's own who-speaks-when as turns (seconds from the audio's start), exactly
+    what generate uses without given turns: an artist can look at them and correct them."""
+    activity = speaker_activity.hold_through_pauses(speaker_activity.activity(audio))
+    return Turns.from_activity(activity[:, :num_frames(len(audio.mix))])
+
+
 def conversation_conditions(audio: ConversationAudio, swap: bool = False,
-                            progress: Progress | None = None) -> tuple[torch.Tensor, np.ndarray]:
-    """Audio features (T, A) of the mix and role ids (2, T) of both people."""
+                            progress: Progress | None = None,
+                            turns: Turns | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """Audio features (T, A) of the mix and role ids (2, T) of both people. Given ``turns``
+    replace the speaker analysis (pauses inside a turn still count as speaking)."""
     feats = features.audio_features(audio.mix)
     if progress:  # also a chance to cancel before the (slower) speaker analysis
         progress(0.03, "telling the two voices apart")
-    activity = speaker_activity.hold_through_pauses(speaker_activity.activity(audio))
+    if turns is None:
+        activity = speaker_activity.activity(audio)
+    else:
+        activity = turns.checked(audio.duration).activity(feats.shape[0])
+    activity = speaker_activity.hold_through_pauses(activity)
     if swap:
         activity = activity[::-1]
     return feats, speaker_activity.role_tracks(activity[:, :feats.shape[0]])
@@ -99,9 +113,9 @@ def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarra
     x0 = sample_ddim(denoiser, noise, ddim_timesteps(settings.steps), callback=on_step)
     motion = clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
     motion = np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees) for i in range(2)])
-    rng = np.random.default_rng(int(settings.seed))
-    return np.stack([blinks.complement_blinks(motion[i], roles[i], MODEL_FPS,
-                                              settings.blinks_per_minute, rng) for i in range(2)])
+    # per block, so that corrected turns (same seed) move only the blinks near the correction
+    return np.stack([blinks.complement_blinks_in_blocks(motion[i], roles[i], MODEL_FPS, settings.blinks_per_minute,
+                                                        seed=(int(settings.seed), i)) for i in range(2)])
 
 
 def lock_gaze(motion: np.ndarray, me: HeadPose, partner: HeadPose, tolerance_deg: float) -> np.ndarray:
@@ -132,11 +146,14 @@ def person_track(motion: np.ndarray, roles: np.ndarray, me: HeadPose, partner: H
 
 def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
              settings: GenerationSettings = DEFAULTS, progress: Progress | None = None,
-             swap: bool = False) -> ConversationResult:
-    """Generate both people's motion for a conversation.
+             swap: bool = False, turns: Turns | None = None) -> ConversationResult:
+    """Generate both people's motion for a conversation; ``turns`` (who speaks when, e.g.
+    corrected by an artist) replace the runtime's own speaker analysis.
 
     ``progress(fraction, message)`` is called as work advances; raising
     ``errors.GenerationCancelled`` from it stops generation and nothing is returned."""
+    if turns is not None:   # bad turns fail before the model loads
+        turns.checked(audio.duration)
     settings = settings.checked()
     device = resolve_device(settings.device)
     layout = conversation_layout(poses)  # bad layouts fail here, before the model loads
@@ -145,8 +162,13 @@ def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
     ckpt, model = load_model(settings.checkpoint, device)
     if progress:
         progress(0.02, "analysing the audio")
-    feats, roles = conversation_conditions(audio, swap, progress)
+    feats, roles = conversation_conditions(audio, swap, progress, turns)
     motion = sample_motion(model, ckpt, feats, roles, poses, settings, device, progress, layout)
+    if not np.isfinite(motion).all():   # last line of defence: never bake or write NaN/inf
+        raise TalkingTogetherError(
+            f"generation produced {int((~np.isfinite(motion)).sum())} non-finite motion values "
+            f"(NaN or inf) with the weights {settings.checkpoint or DEFAULT_WEIGHTS}; nothing was "
+            "returned. Check the weights file (re-train or re-install it) and the audio.")
     people = tuple(person_track(motion[i], roles[i], poses[i], poses[1 - i]) for i in range(2))
     result = ConversationResult(
         fps=float(MODEL_FPS), people=people, start_time=audio.start_time,

@@ -385,7 +385,18 @@ def main(argv=None) -> int:
         if os.environ.get("TT_DEBUG"):
             raise
         return 1
+    finally:
+        _unregister()
     return 0
+
+
+def _unregister() -> None:
+    """Leave no add-on registered at exit: some Blender versions crash or hang on exit when
+    operators are still registered, and the exit code must stay this script's own."""
+    import bpy
+    if hasattr(bpy.types.Scene, "talking_together"):
+        import talking_together_addon as tt
+        tt.unregister()
 
 
 if __name__ == "__main__":

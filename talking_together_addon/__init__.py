@@ -7,9 +7,10 @@ PyTorch is imported only when generation runs, never when the add-on loads.
 from __future__ import annotations
 
 from . import api, operators, panel, preferences, preview, properties  # noqa: F401 (api: for scripts)
+from . import turns_store, turns_ui
 
 # Registration order: properties before the operators and panels that read them.
-modules = (properties, preferences, operators, panel, preview)
+modules = (properties, preferences, operators, panel, preview, turns_store, turns_ui)
 
 
 def register():

@@ -12,14 +12,15 @@ no Blender data) and ``finish`` (main thread, the only step that writes to the s
 """
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from dataclasses import dataclass, field
 
 import bpy
 
-from . import audio_source, jobs
-from .properties import FREE_LAYOUT, mapping_presets
+from . import audio_source, jobs, turns_store
+from .properties import FREE_LAYOUT, mapping_choice
 from .runtime import ADDON_PACKAGE, missing_dependencies, runtime_api
 
 DEFAULTS = runtime_api.DEFAULTS
@@ -29,7 +30,22 @@ TORCH_MISSING = ("PyTorch is not installed: open Edit > Preferences > Add-ons > 
                  "and click Install PyTorch (or install the offline build of this extension).")
 
 
+def ensure_registered() -> None:
+    """Register the add-on on first use, so ``from talking_together_addon import api`` works in
+    a plain script (importing a package does not register it). An installed and enabled
+    extension is registered already; the caller unregisters before exit (``unregister``)."""
+    if not hasattr(bpy.types.Scene, "talking_together"):
+        importlib.import_module(__package__).register()
+
+
+def unregister() -> None:
+    """Unregister what ensure_registered registered (scripts call it before they exit)."""
+    if hasattr(bpy.types.Scene, "talking_together"):
+        importlib.import_module(__package__).unregister()
+
+
 def _scene(scene):
+    ensure_registered()
     return scene if scene is not None else bpy.context.scene
 
 
@@ -65,9 +81,23 @@ def resolve_pair(rig_a, rig_b, mapping_a: str | None = None, mapping_b: str | No
     """Two RigBindings, or ValueError naming the problem."""
     check_pair(rig_a, rig_b)
     from . import rig_binding
-    default = mapping_presets()[0]
-    return (rig_binding.resolve_rig(rig_a, mapping_a or default),
-            rig_binding.resolve_rig(rig_b, mapping_b or default))
+    return (rig_binding.resolve_rig(rig_a, mapping_a or rig_binding.AUTO_MAPPING),
+            rig_binding.resolve_rig(rig_b, mapping_b or rig_binding.AUTO_MAPPING))
+
+
+def check_bindings(bindings) -> list[str]:
+    """Raise ValueError for anything that would make the bake fail or go silently wrong (in
+    milliseconds, before the model runs); returns the warnings for the report."""
+    from . import rig_checks
+    errors, warnings = rig_checks.problems(bindings)
+    if errors:
+        raise ValueError(" ".join(e[:1].upper() + e[1:] for e in errors))
+    return warnings
+
+
+def panel_mappings(settings) -> tuple[str, str]:
+    """The panel's mapping choices for A and B ("auto", a preset name or a .json path)."""
+    return mapping_choice(settings, "a"), mapping_choice(settings, "b")
 
 
 def layout_poses(layout: str, distance: float | None = None, height_offset: float = 0.0):
@@ -105,7 +135,7 @@ def apply_layout(scene=None, layout: str | None = None, distance: float | None =
         raise ValueError("the layout is Free: choose a preset to place the rigs by.")
     poses = layout_poses(layout, s.distance if distance is None else distance,
                          s.height_offset if height_offset is None else height_offset)
-    scene_layout.apply_layout(resolve_pair(s.rig_a, s.rig_b, s.mapping_a, s.mapping_b), poses)
+    scene_layout.apply_layout(resolve_pair(s.rig_a, s.rig_b, *panel_mappings(s)), poses)
 
 
 # ---- generation ------------------------------------------------------------------------
@@ -125,6 +155,7 @@ class Plan:
     warnings: list = field(default_factory=list)
     names: tuple = ()                 # scene, rig A, rig B names, to look them up again
     mappings: tuple = (None, None)
+    turns: object = None              # runtime Turns replacing the speaker analysis, or None
 
     def refresh(self) -> None:
         """Look the scene and rigs up again before baking: during a background generation the
@@ -140,7 +171,8 @@ class Plan:
     def work(self, progress):
         """Read the audio and run the model (no Blender data: safe in a worker thread)."""
         audio = self.audio.build()
-        return runtime_api.generate(audio, self.poses, self.settings, progress=progress, swap=self.swap)
+        return runtime_api.generate(audio, self.poses, self.settings, progress=progress, swap=self.swap,
+                                    turns=self.turns)
 
 
 def _generation_settings(scene, seed, steps, guidance, device, checkpoint, blinks_per_minute):
@@ -180,13 +212,16 @@ def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, 
             distance=None, height_offset=0.0, seed=DEFAULTS.seed, steps=DEFAULTS.steps,
             guidance=DEFAULTS.guidance, blinks_per_minute=DEFAULTS.blinks_per_minute,
             device=DEFAULTS.device, checkpoint=None, name="Conversation", use_nla=False, swap=False,
-            extend_scene_range=True) -> Plan:
-    """Check every input and return a Plan; raises, and changes nothing, on any problem."""
+            extend_scene_range=True, turns=None) -> Plan:
+    """Check every input and return a Plan; raises, and changes nothing, on any problem.
+    ``turns``: runtime Turns or a turns file (RTTM, Audacity labels, CSV), or None."""
     _require_pytorch()
     if not name or not name.strip():
         raise ValueError("the conversation needs a name (the bake's action and NLA names use it).")
+    turns = turns_store.resolve(scene, turns, audio_plan)    # a bad turns file fails first, cheaply
     settings = _generation_settings(scene, seed, steps, guidance, device, checkpoint, blinks_per_minute)
     bindings = resolve_pair(rig_a, rig_b, mapping_a, mapping_b)
+    rig_warnings = check_bindings(bindings)
     # Load the weights now, on the main thread: a file that does not load (or a missing
     # device) is reported before anything starts, and the worker finds the model cached.
     runtime_api.preload(settings)
@@ -199,7 +234,9 @@ def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, 
     plan = Plan(scene, bindings, poses, audio_plan, settings, swap=bool(swap), name=name.strip(),
                 use_nla=bool(use_nla), extend_range=bool(extend_scene_range), place_layout=place,
                 names=(scene.name, rig_a.name, rig_b.name), mappings=(mapping_a, mapping_b))
+    plan.warnings += rig_warnings
     _check_range(scene, audio_plan, plan.extend_range, plan.warnings)
+    plan.turns = turns
     return plan
 
 
@@ -209,23 +246,32 @@ def prepare_from_settings(scene) -> Plan:
     _require_pytorch()
     check_pair(s.rig_a, s.rig_b)
     audio_plan = audio_source.plan_from_settings(scene, s)
-    return prepare(scene, s.rig_a, s.rig_b, audio_plan, mapping_a=s.mapping_a, mapping_b=s.mapping_b,
+    mapping_a, mapping_b = panel_mappings(s)
+    return prepare(scene, s.rig_a, s.rig_b, audio_plan, mapping_a=mapping_a, mapping_b=mapping_b,
                    seed=s.seed, steps=s.steps, guidance=s.guidance, blinks_per_minute=s.blinks_per_minute,
                    device=s.device, checkpoint=None,
                    name=s.conversation_name, use_nla=s.use_nla, swap=s.swap_speakers,
-                   extend_scene_range=s.extend_scene_range)
+                   extend_scene_range=s.extend_scene_range, turns=turns_store.turns_for_generation(scene))
 
 
 def finish(plan: Plan, result):
     """Bake a result (main thread): the only step that writes to the scene."""
     from . import bake, scene_layout
     plan.refresh()
+    check_bindings(plan.bindings)      # the scene may have changed during generation
     scene = plan.scene
-    if plan.place_layout:
-        scene_layout.apply_layout(plan.bindings, plan.poses)
-    # The result's start_time already holds the audio's place on the timeline (frame / fps).
-    report = bake.bake_conversation(scene, plan.bindings, result, 0.0, plan.name, use_nla=plan.use_nla)
-    report.warnings += plan.warnings
+    roots = [(b.root, b.root.matrix_world.copy()) for b in plan.bindings]
+    try:
+        if plan.place_layout:
+            scene_layout.apply_layout(plan.bindings, plan.poses)
+        # The result's start_time already holds the audio's place on the timeline (frame / fps).
+        report = bake.bake_conversation(scene, plan.bindings, result, 0.0, plan.name, use_nla=plan.use_nla)
+    except Exception:
+        for root, matrix in roots:     # a failed bake leaves the rigs where they were
+            root.matrix_world = matrix
+        bpy.context.view_layer.update()
+        raise
+    report.warnings += [w for w in plan.warnings if w not in report.warnings]
     if plan.extend_range:
         start, end = plan.audio.frame_range
         scene.frame_start = min(scene.frame_start, max(0, math.floor(start)))
@@ -237,14 +283,16 @@ def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, la
              distance=None, height_offset=0.0, mapping_a=None, mapping_b=None, seed=DEFAULTS.seed,
              steps=DEFAULTS.steps, guidance=DEFAULTS.guidance, blinks_per_minute=DEFAULTS.blinks_per_minute,
              device=DEFAULTS.device, checkpoint=None, name="Conversation", use_nla=False, swap=False,
-             extend_scene_range=True, progress=None):
+             extend_scene_range=True, progress=None, turns=None):
     """Generate and bake a conversation; returns the bake's BakeReport (its ``warnings`` say
     what the artist should know, e.g. keys baked past the scene range).
 
     rig_a/rig_b default to the panel's rigs. ``audio`` is a sound strip (or its name), an
     audio file path, or a pair of strips (one per person); None uses the panel's choice.
     ``layout`` (a preset name) places the rigs by it; None keeps them where they are.
-    ``progress(fraction, message)`` may raise GenerationCancelled to stop; nothing is written."""
+    ``progress(fraction, message)`` may raise GenerationCancelled to stop; nothing is written.
+    ``turns`` (runtime Turns or a turns file: RTTM, Audacity labels, CSV) say who speaks when
+    instead of the analysis; None with the panel's audio uses the panel's turns if Use Turns is on."""
     scene = _scene(scene)
     s = scene.talking_together
     rig_a, rig_b = rig_a or s.rig_a, rig_b or s.rig_b
@@ -256,7 +304,8 @@ def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, la
                    layout=layout, distance=distance, height_offset=height_offset, seed=seed,
                    steps=steps, guidance=guidance, blinks_per_minute=blinks_per_minute, device=device,
                    checkpoint=checkpoint, name=name,
-                   use_nla=use_nla, swap=swap, extend_scene_range=extend_scene_range)
+                   use_nla=use_nla, swap=swap, extend_scene_range=extend_scene_range,
+                   turns=turns if turns is not None or audio is not None else turns_store.turns_for_generation(scene))
     job = jobs.GenerationJob(_with_user_progress(plan.work, progress)).run_sync()
     if job.error is not None:
         raise job.error
@@ -277,9 +326,28 @@ def _with_user_progress(work, user_progress):
     return run
 
 
+def export_mapping(scene=None, person: str = "A", filepath: str = "") -> str:
+    """Write the mapping person A's or B's rig uses (detected, or the chosen preset or file)
+    to a .json file the user can edit and pick as the mapping File; returns the path."""
+    import json
+    from . import rig_binding, rig_checks
+    scene = _scene(scene)
+    s = scene.talking_together
+    who = person.lower()
+    rig = getattr(s, f"rig_{who}")
+    if rig is None:
+        raise ValueError(f"no rig chosen for person {person.upper()}: pick one in the Conversation panel.")
+    binding = rig_binding.resolve_rig(rig, mapping_choice(s, who))
+    path = bpy.path.abspath(filepath) or os.path.join(bpy.app.tempdir, f"{rig.name}.json")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(rig_checks.exportable(binding.mapping), f, indent=2)
+    return path
+
+
 def clear_bake(scene=None, rig_a=None, rig_b=None, name="Conversation") -> None:
     """Remove a bake (its actions, slots or NLA strips) from both rigs."""
     from . import bake
     scene = _scene(scene)
     s = scene.talking_together
-    bake.remove_bake(scene, resolve_pair(rig_a or s.rig_a, rig_b or s.rig_b, s.mapping_a, s.mapping_b), name)
+    bake.remove_bake(scene, resolve_pair(rig_a or s.rig_a, rig_b or s.rig_b, *panel_mappings(s)), name)

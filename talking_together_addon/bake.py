@@ -15,8 +15,9 @@ import numpy as np
 from mathutils import Quaternion
 
 from . import anim_compat as compat
-from . import rig_binding
-from .rig_math import axes_spec_matrix, axis_vector, bone_to_head, continuous, head_quats, quat_power, to_bone_local
+from . import mapping_format, rig_binding
+from .rig_math import (axes_spec_matrix, axis_vector, bone_to_head, continuous, head_quats, quat_mul,
+                       quat_power, to_bone_local)
 from .runtime import runtime_api
 
 FACE_CHANNELS = runtime_api.OUTPUT_FACE_CHANNELS
@@ -38,15 +39,18 @@ class BakeReport:
 
 # ---- curves to write (computed before anything in the scene changes) -------------------
 def _shape_curves(binding, person) -> dict:
-    """{Key ID: [(data_path, index, group, values)]} for the face meshes."""
+    """{Key ID: [(data_path, index, group, values)]} for the face meshes: one curve per key,
+    however many channels (or visemes) drive it."""
+    targets = mapping_format.shape_targets(binding.mapping, FACE_CHANNELS)
+    clamp = binding.mapping.get("clamp", True)
     out = {}
     for mesh in binding.face_meshes:
         key = mesh.data.shape_keys
-        curves = []
-        for ch, key_name in binding.mapping["shape_keys"].items():
-            if key_name and key_name in key.key_blocks:
-                path = f'key_blocks["{bpy.utils.escape_identifier(key_name)}"].value'
-                curves.append((path, 0, GROUP_FACE, person.face[:, FACE_CHANNELS.index(ch)]))
+        present = {k: t for k, t in targets.items()
+                   if k in key.key_blocks and (mesh.name, k) not in binding.skipped_keys}
+        values = mapping_format.target_values(present, person.face, FACE_CHANNELS, clamp)
+        curves = [(f'key_blocks["{bpy.utils.escape_identifier(k)}"].value', 0, GROUP_FACE, v)
+                  for k, v in values.items()]
         if curves:
             out[key] = curves
     return out
@@ -81,31 +85,57 @@ def _rotation_curves(pb, q_local: np.ndarray, group: str) -> list:
     return [(base + ".rotation_euler", i, group, eulers[:, i]) for i in range(3)]
 
 
-def _bone_curves(binding, person) -> list:
+def _bone_rotations(binding, person) -> dict[str, list]:
+    """bone name -> [(T, 4) bone-local quaternions, group]: head share, jaw, eyes and
+    bone_channels; a bone named twice gets the product, so it still has one set of curves."""
     arm, m = binding.armature, binding.mapping
-    if arm is None:
-        return []
     frame = runtime_api.head_basis(axis_vector(m["forward_axis"]), axis_vector(m["up_axis"]))
     head = person.head.astype(float)
     q_head = head_quats(head[:, runtime_api.HEAD_YAW], head[:, runtime_api.HEAD_PITCH], head[:, runtime_api.HEAD_ROLL])
-    curves = []
+    rotations: dict[str, list] = {}
+
+    def add(bone, q_local, group):
+        rotations.setdefault(bone, []).append((q_local, group))
+
     for bone, share in rig_binding.head_bone_shares(binding).items():
-        c = _bone_c(arm, bone, m["head"].get("axes", "auto"), frame)
-        curves += _rotation_curves(arm.pose.bones[bone], to_bone_local(quat_power(q_head, share), c), GROUP_HEAD)
+        add(bone, to_bone_local(quat_power(q_head, share), _bone_c(arm, bone, m["head"].get("axes", "auto"), frame)), GROUP_HEAD)
     jaw = m.get("jaw", {})
     if jaw.get("degrees") and jaw.get("bone") in arm.pose.bones:
         opened = person.face[:, FACE_CHANNELS.index(jaw.get("channel", "jawOpen"))]
         q = head_quats(0 * opened, -np.radians(float(jaw["degrees"])) * opened, 0 * opened)  # chin down
-        c = _bone_c(arm, jaw["bone"], jaw.get("axes", "auto"), frame)
-        curves += _rotation_curves(arm.pose.bones[jaw["bone"]], to_bone_local(q, c), GROUP_HEAD)
+        add(jaw["bone"], to_bone_local(q, _bone_c(arm, jaw["bone"], jaw.get("axes", "auto"), frame)), GROUP_HEAD)
     eyes = m.get("eyes", {})
     for side, columns in (("left", runtime_api.EYE_LEFT), ("right", runtime_api.EYE_RIGHT)):
         bone = eyes.get(side)
-        if bone in arm.pose.bones:
+        if bone and bone in arm.pose.bones:
             yaw_e, pitch_e = person.eyes[:, columns].astype(float).T     # each eye: yaw, pitch
             q = head_quats(yaw_e, pitch_e, 0 * yaw_e)
-            c = _bone_c(arm, bone, eyes.get("axes", "auto"), frame)
-            curves += _rotation_curves(arm.pose.bones[bone], to_bone_local(q, c), GROUP_EYES)
+            add(bone, to_bone_local(q, _bone_c(arm, bone, eyes.get("axes", "auto"), frame)), GROUP_EYES)
+    for e in mapping_format.bone_channel_entries(m):
+        if e["bone"] in arm.pose.bones:
+            angle = np.radians(e["degrees"] * person.face[:, FACE_CHANNELS.index(e["channel"])] + e["offset_degrees"])
+            add(e["bone"], _axis_rotation(e["axis"], angle), GROUP_HEAD)
+    return rotations
+
+
+def _axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
+    """(T, 4) rotations by ``angle`` about a bone-local signed axis ('-X')."""
+    v = axis_vector(axis)
+    q = np.zeros((len(angle), 4))
+    q[:, 0] = np.cos(angle / 2)
+    q[:, 1:] = np.sin(angle / 2)[:, None] * v
+    return q
+
+
+def _bone_curves(binding, person) -> list:
+    if binding.armature is None:
+        return []
+    curves = []
+    for bone, parts in _bone_rotations(binding, person).items():
+        q = parts[0][0]
+        for more, _group in parts[1:]:
+            q = quat_mul(q, more)
+        curves += _rotation_curves(binding.armature.pose.bones[bone], q, parts[0][1])
     return curves
 
 
@@ -225,6 +255,10 @@ def bake_conversation(scene, bindings, result, frame_offset: float, name: str,
         bones = _bone_curves(binding, person)
         if bones:
             plans.append((binding.armature, binding.armature, bones))
+    if not plans:
+        raise ValueError("nothing would be keyed: neither rig has a shape key or bone its mapping names; "
+                         "choose a mapping that fits the rigs.")
+    report.warnings += [f"{b.name}: {note}" for b in bindings for note in b.notes]
     for idb, owner, curves in plans:
         action = _write_action(idb, owner, name, curves, frames, use_nla)
         report.actions.append(action.name)

@@ -27,6 +27,8 @@ shot per row, a header row naming the fields). Fields, all optional but ``audio`
     seed        integer (default 0): same shot + same seed -> same keyframes
     steps, guidance, blinks_per_minute, device, checkpoint, swap, use_nla, conversation (bake name),
     mapping_a, mapping_b, frame_start (where per-person audio files start; default scene start)
+    turns       who speaks when, corrected or from another tool: an RTTM, Audacity label track or
+                CSV file (instead of the runtime's own analysis of the audio)
     output      where to save (default: <blend stem>_talking.blend beside the blend, or
                 <name>_talking.blend beside the shot list for new scenes); --overwrite saves
                 over the opened .blend instead
@@ -51,10 +53,10 @@ from pathlib import Path
 # over to the package's own copy (end of file), so these imports run there.
 if __package__:
     from .batch_keys import count_keys, keyframe_arrays, rig_actions  # noqa: F401 (public API)
-    from .batch_run import (Progress, ShotResult, atomic_write, error_text, run_shot, run_shots,  # noqa: F401
-                            save_blend, summary)
+    from .batch_run import Progress, ShotResult, error_text, run_shot, run_shots, save_blend, summary  # noqa: F401
     from .batch_scene import check_distinct_outputs
     from .batch_shots import Shot, ShotListError, load_shots, make_shots  # noqa: F401
+    from .runtime import runtime_api
 
 EXIT_OK, EXIT_SHOT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -159,6 +161,7 @@ def _add_single_shot_arguments(single) -> None:
     single.add_argument("--guidance", type=float)
     single.add_argument("--blinks-per-minute", type=float)
     single.add_argument("--checkpoint")
+    single.add_argument("--turns", help="who speaks when: an RTTM, Audacity label or CSV file")
     single.add_argument("--output")
 
 
@@ -174,7 +177,7 @@ def _single_shot(args) -> list[Shot]:
         fields["audio"] = args.audio if len(args.audio) > 1 else args.audio[0]
     if args.rigs:
         fields["rigs"] = args.rigs[0] if len(args.rigs) == 1 else args.rigs
-    for key in ("layout", "seed", "steps", "guidance", "blinks_per_minute", "checkpoint", "output"):
+    for key in ("layout", "seed", "steps", "guidance", "blinks_per_minute", "checkpoint", "turns", "output"):
         if getattr(args, key) is not None:
             fields[key] = getattr(args, key)
     if args.stereo:
@@ -222,7 +225,7 @@ def _load_addon_for_batch(verbose: bool):
 def _write_json(path: str, data) -> None:
     """Written atomically; OutputError (one line, naming the path) when it cannot be."""
     text = json.dumps(data, indent=2 if isinstance(data, list) else None).encode("utf-8")
-    atomic_write().write_file(Path(path), lambda f: f.write(text))
+    runtime_api.write_atomically(Path(path), lambda f: f.write(text))
 
 
 def _write_outputs(args, results: list[ShotResult]) -> bool:
@@ -244,7 +247,7 @@ def _try_write(path: str, data) -> bool:
         _write_json(path, data)
         return True
     except Exception as exc:   # noqa: BLE001 - OutputError, or an unexpected error: one line
-        known = isinstance(exc, atomic_write().OutputError)
+        known = isinstance(exc, runtime_api.OutputError)
         print(f"error: {exc if known else error_text(exc)}", file=sys.stderr)
         return False
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import bpy
 
-from .batch_keys import count_keys
 from .batch_scene import audio_argument, check_distinct_outputs, open_blend, output_path, shot_rigs
-from .batch_shots import Shot
+from .batch_shots import PATH_FIELDS, Shot
+from .runtime import runtime_api
 
 # Shot fields passed on to api.generate, and the argument each becomes.
 GENERATE_ARGUMENTS = (("steps", "steps"), ("guidance", "guidance"), ("blinks_per_minute", "blinks_per_minute"),
-                      ("checkpoint", "checkpoint"),
+                      ("checkpoint", "checkpoint"), ("turns", "turns"),
                       ("swap", "swap"), ("use_nla", "use_nla"), ("conversation", "name"),
                       ("mapping_a", "mapping_a"), ("mapping_b", "mapping_b"))
 
@@ -91,16 +91,17 @@ def _seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def _api():
-    """The add-on's api module, the add-on enabled and registered first (run_shot may be
-    called without batch.main)."""
-    from .batch import load_addon   # batch.py owns loading: it also runs as a plain script
-    return importlib.import_module(load_addon().__name__ + ".api")
+def _registered_api():
+    """The add-on's api module, the add-on registered first (run_shot may be called without
+    batch.main, e.g. from a studio's own script)."""
+    from . import api
+    api.ensure_registered()
+    return api
 
 
 def _report_warnings(report) -> list[str]:
-    warnings = list(getattr(report, "warnings", None) or [])
-    missing = list(getattr(report, "missing", None) or [])
+    warnings = list(report.warnings)
+    missing = report.missing
     if missing:
         more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
         warnings.append(f"{len(missing)} channel(s) not on the rigs, not baked: "
@@ -108,20 +109,12 @@ def _report_warnings(report) -> list[str]:
     return warnings
 
 
-def _report_keys(report, rigs) -> int:
-    for attr in ("keys_written", "keys", "n_keys", "num_keys", "key_count"):
-        value = getattr(report, attr, None)
-        if isinstance(value, int):
-            return value
-    return count_keys(rigs)
-
-
 def _generate_kwargs(shot: Shot, layout, seed: int, device) -> dict:
     kwargs = dict(stereo=bool(shot.get("stereo", False)), layout=layout, seed=seed,
                   device=device or shot.get("device", "auto"))
     for key, arg in GENERATE_ARGUMENTS:
         if shot.get(key) is not None:
-            kwargs[arg] = shot.path(shot.get(key)) if key == "checkpoint" else shot.get(key)
+            kwargs[arg] = shot.path(shot.get(key)) if key in PATH_FIELDS else shot.get(key)
     return kwargs
 
 
@@ -138,7 +131,7 @@ def run_shot(shot: Shot, *, overwrite=False, out_dir=None, device=None, save=Tru
              progress=True) -> ShotResult:
     """Open, generate + bake, save one shot. Raises on failure (run_shots catches)."""
     t0 = time.perf_counter()
-    api = _api()
+    api = _registered_api()
     blend_path = open_blend(shot)
     scene = bpy.context.scene
     audio = audio_argument(shot, scene)   # first: a missing file fails fast
@@ -148,22 +141,14 @@ def run_shot(shot: Shot, *, overwrite=False, out_dir=None, device=None, save=Tru
     _seed_everything(seed)
     report = _generate(api, scene, rig_a, rig_b, audio, progress,
                        _generate_kwargs(shot, layout, seed, device))
-    rigs = [rig_a, rig_b]
-    keys = _report_keys(report, rigs)
     output = None
     if save:
         output = save_blend(output_path(shot, blend_path, overwrite, out_dir))
-    return ShotResult(shot.name, True, time.perf_counter() - t0, output, len(rigs), keys,
+    return ShotResult(shot.name, True, time.perf_counter() - t0, output, 2, report.keys_written,
                       rig_names=(rig_a.name, rig_b.name), warnings=_report_warnings(report))
 
 
-def atomic_write():
-    """The runtime's atomic_write module (stdlib only), from wherever runtime.py found the runtime."""
-    from .runtime import runtime_api
-    return importlib.import_module(runtime_api.__name__.rpartition(".")[0] + ".atomic_write")
-
-
-def _keep_previous_versions(path: Path, aw) -> None:
+def _keep_previous_versions(path: Path) -> None:
     """What Blender's own save does (Preferences > Save Versions): the file being replaced
     becomes <name>.blend1, an older .blend1 becomes .blend2, and so on. Copied, so the output
     itself is never missing."""
@@ -175,7 +160,7 @@ def _keep_previous_versions(path: Path, aw) -> None:
         if older.is_file() and not older.is_symlink():
             os.replace(older, f"{path}{k + 1}")
     with open(path, "rb") as src:
-        aw.write_file(Path(f"{path}1"), lambda f: shutil.copyfileobj(src, f, 1 << 20))
+        runtime_api.write_atomically(Path(f"{path}1"), lambda f: shutil.copyfileobj(src, f, 1 << 20))
 
 
 def save_blend(output: str) -> str:
@@ -184,7 +169,6 @@ def save_blend(output: str) -> str:
     collide with or be redirected by a planted link), which then replaces ``output``. A run
     killed mid-save leaves no ``output`` half written, and its temporary is cleared next time.
     The open file keeps its own path (a copy is saved)."""
-    aw = atomic_write()
     path = Path(output)
 
     def write(tmp: Path) -> None:
@@ -193,10 +177,10 @@ def save_blend(output: str) -> str:
         finally:
             Path(f"{tmp}1").unlink(missing_ok=True)   # Blender's backup of the empty placeholder
         if "FINISHED" not in result or tmp.stat().st_size == 0:
-            raise aw.OutputError(f"Blender could not save {output}")
+            raise runtime_api.OutputError(f"Blender could not save {output}")
 
-    _keep_previous_versions(path, aw)
-    aw.write_by_name(path, write, suffix=aw.TEMP_SUFFIX + ".blend")
+    _keep_previous_versions(path)
+    runtime_api.write_atomically_by_name(path, write, extension=".blend")
     return str(path)
 
 

@@ -17,7 +17,8 @@ INT_FIELDS = {"seed", "steps"}
 FLOAT_FIELDS = {"guidance", "blinks_per_minute", "frame_start"}
 KNOWN_FIELDS = {"name", "blend", "audio", "stereo", "rigs", "layout", "seed", "steps", "guidance",
                 "blinks_per_minute", "device", "checkpoint", "swap", "use_nla", "conversation", "mapping_a",
-                "mapping_b", "frame_start", "output"}
+                "mapping_b", "frame_start", "output", "turns"}
+PATH_FIELDS = {"checkpoint", "turns"}     # relative to the shot list's folder
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
 

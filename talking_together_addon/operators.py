@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import bpy
+from bpy.props import EnumProperty, StringProperty
 from bpy.types import Operator
+from bpy_extras.io_utils import ExportHelper
 
 from . import api, jobs
 from .runtime import runtime_api
@@ -89,6 +92,26 @@ class TALKINGTOGETHER_OT_clear_bake(Operator):
 
     def execute(self, context):
         return _run(self, api.clear_bake, context.scene, name=context.scene.talking_together.conversation_name)
+
+
+class TALKINGTOGETHER_OT_export_mapping(Operator, ExportHelper):
+    bl_idname = "talking_together.export_mapping"
+    bl_label = "Export Mapping"
+    bl_description = ("Write the mapping used for this person's rig (detected or chosen) to a .json file you "
+                      "can edit; files saved in your presets folder appear in the Mapping list")
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={'HIDDEN'})
+    person: EnumProperty(name="Person", items=(("A", "Person A", ""), ("B", "Person B", "")))
+
+    def invoke(self, context, event):
+        from .properties import user_mapping_dir
+        rig = getattr(context.scene.talking_together, f"rig_{self.person.lower()}")
+        name = bpy.path.clean_name(rig.name if rig else "rig")
+        self.filepath = os.path.join(user_mapping_dir(), f"{name}.json")
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        return _run(self, api.export_mapping, context.scene, self.person, self.filepath)
 
 
 class TALKINGTOGETHER_OT_cancel_generation(Operator):
@@ -210,6 +233,7 @@ classes = (
     TALKINGTOGETHER_OT_apply_layout,
     TALKINGTOGETHER_OT_swap_rigs,
     TALKINGTOGETHER_OT_clear_bake,
+    TALKINGTOGETHER_OT_export_mapping,
     TALKINGTOGETHER_OT_cancel_generation,
     TALKINGTOGETHER_OT_generate,
 )

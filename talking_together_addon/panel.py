@@ -36,6 +36,32 @@ class _SubPanel(_TabPanel):
         return context.scene.talking_together
 
 
+def draw_rig_summary(layout, settings, who: str) -> None:
+    """The detected convention, what will move and what is missing, before Generate."""
+    rig = getattr(settings, f"rig_{who}")
+    if rig is None:
+        return
+    box = layout.box().column(align=True)
+    try:
+        from . import rig_binding, rig_checks
+        from .properties import mapping_choice
+        info = rig_checks.summary(rig_binding.resolve_rig(rig, mapping_choice(settings, who)))
+    except Exception as exc:        # a rig or file the binding refuses: say why, in the panel
+        box.label(text=str(exc)[:120], icon='ERROR')
+        return
+    box.label(text=info["convention"] or "Unknown convention", icon='ARMATURE_DATA')
+    moves = f"Moves {len(info['keys'])} shape keys"
+    moves += f", bones: {', '.join(info['bones'])}" if info["bones"] else ", no bones"
+    box.label(text=moves, icon='CHECKMARK' if info["keys"] or info["bones"] else 'ERROR')
+    if info["missing"]:
+        shown = ", ".join(info["missing"][:4]) + (" ..." if len(info["missing"]) > 4 else "")
+        box.label(text=f"Missing: {shown}", icon='ERROR')
+    for note in info["notes"]:
+        box.label(text=note[:120], icon='INFO')
+    op = box.operator("talking_together.export_mapping", icon='EXPORT')
+    op.person = who.upper()
+
+
 class VIEW3D_PT_talking_together_conversation(_SubPanel, Panel):
     bl_label = "Conversation"
 
@@ -44,10 +70,13 @@ class VIEW3D_PT_talking_together_conversation(_SubPanel, Panel):
         layout = self.layout
         layout.use_property_split = True
         layout.operator("talking_together.add_head_rigs", icon='ADD')
-        for rig, mapping in (("rig_a", "mapping_a"), ("rig_b", "mapping_b")):
+        for who in ("a", "b"):
             col = layout.column(align=True)
-            col.prop(s, rig)
-            col.prop(s, mapping, text="Mapping")
+            col.prop(s, f"rig_{who}")
+            col.prop(s, f"mapping_{who}", text="Mapping")
+            if getattr(s, f"mapping_{who}") == "FILE":
+                col.prop(s, f"mapping_file_{who}", text="File")
+            draw_rig_summary(col, s, who)
         layout.operator("talking_together.swap_rigs", icon='ARROW_LEFTRIGHT')
         layout.prop(s, "layout")
         if s.layout != FREE_LAYOUT:

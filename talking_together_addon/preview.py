@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 from mathutils import Vector
 
-from .properties import mapping_presets
+from .properties import mapping_choice
 from .runtime import runtime_api
 
 GREEN = (0.25, 0.9, 0.35, 1.0)
@@ -25,7 +25,7 @@ def head_frame(obj, mapping: str | None = None):
     resolves, else from the object itself (origin at the eyes, facing -Y as Blender characters do)."""
     try:
         from . import rig_binding
-        eye, forward, up = rig_binding.head_frame(rig_binding.resolve_rig(obj, mapping or mapping_presets()[0]))
+        eye, forward, up = rig_binding.head_frame(rig_binding.resolve_rig(obj, mapping or "auto"))
         return Vector(eye), Vector(forward).normalized(), Vector(up).normalized()
     except Exception:   # a rig that does not resolve: keep drawing something sensible
         m = obj.matrix_world
@@ -42,12 +42,19 @@ def can_look_at(eye: Vector, forward: Vector, up: Vector, target: Vector) -> boo
         return False
 
 
+def _mapping(settings, who: str) -> str:
+    try:
+        return mapping_choice(settings, who)
+    except ValueError:      # File chosen without a file: draw with the detected mapping
+        return "auto"
+
+
 def layout_lines(scene) -> list[tuple[tuple, tuple, tuple]]:
     """Line segments (start, end, RGBA) to draw for the scene's two rigs; [] without both."""
     s = scene.talking_together
     if s.rig_a is None or s.rig_b is None or s.rig_a == s.rig_b:
         return []
-    heads = [head_frame(s.rig_a, s.mapping_a), head_frame(s.rig_b, s.mapping_b)]
+    heads = [head_frame(s.rig_a, _mapping(s, "a")), head_frame(s.rig_b, _mapping(s, "b"))]
     mutual = all(can_look_at(*heads[i], heads[1 - i][0]) for i in range(2))
     colour = GREEN if mutual else ORANGE
     lines = []

@@ -1,6 +1,7 @@
 """Scene settings of the conversation: ``scene.talking_together``."""
 from __future__ import annotations
 
+import os
 import zlib
 
 import bpy
@@ -47,15 +48,58 @@ def mapping_presets() -> list[str]:
     return names or ["default"]
 
 
-def _mapping_items():
-    items = []
-    for n in mapping_presets():
-        try:
-            label = runtime_api.read_preset(f"rig_mappings/{n}.json").get("label", n)
-        except (OSError, ValueError):
-            label = n
-        items.append((n, label, f"Map the generated channels onto the rig with presets/rig_mappings/{n}.json"))
+AUTO_MAPPING, FILE_MAPPING = "auto", "FILE"
+
+
+def user_mapping_dir() -> str:
+    """The user's own mapping presets (kept across add-on updates)."""
+    return bpy.utils.user_resource('SCRIPTS', path=os.path.join("presets", "talking_together", "rig_mappings"))
+
+
+def user_mappings() -> dict[str, str]:
+    """name -> path of the user's mapping presets (*.json)."""
+    folder = user_mapping_dir()
+    if not os.path.isdir(folder):
+        return {}
+    return {os.path.splitext(f)[0]: os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".json")}
+
+
+def _preset_label(name: str) -> str:
+    try:
+        return runtime_api.read_preset(f"rig_mappings/{name}.json").get("label", name)
+    except (OSError, ValueError):
+        return name
+
+
+# Blender keeps only pointers to enum item strings: keep them alive here (known crash).
+_mapping_items_cache: list = []
+
+
+def _mapping_items(self, context):
+    """Detect first, then the shipped presets, the user's presets and a file; read on every
+    draw, so a preset saved while Blender runs shows up. Stable numbers keep a choice."""
+    items = [(AUTO_MAPPING, "Detect", "Recognise the rig's convention (ARKit, Ready Player Me, VRM, Character "
+              "Creator, Rigify, MPFB, visemes) from its shape-key and bone names", 'VIEWZOOM', 0)]
+    items += [(n, _preset_label(n), f"presets/rig_mappings/{n}.json", 'PRESET', zlib.crc32(n.encode()) & 0x7FFFFFF or 2)
+              for n in mapping_presets()]
+    items += [(path, f"{n} (user)", path, 'USER', zlib.crc32(path.encode()) & 0x7FFFFFF or 3)
+              for n, path in user_mappings().items()]
+    items.append((FILE_MAPPING, "File", "A mapping .json file chosen below (stored with the .blend)", 'FILE', 1))
+    _mapping_items_cache[:] = items
     return items
+
+
+def mapping_choice(settings, who: str) -> str:
+    """What the panel's mapping for person 'a' or 'b' means for the API: "auto", a preset name,
+    or a .json path."""
+    choice = getattr(settings, f"mapping_{who}")
+    if choice != FILE_MAPPING:
+        return choice
+    path = getattr(settings, f"mapping_file_{who}")
+    if not path:
+        raise ValueError(f"the mapping of person {who.upper()} is File but no file is chosen: pick a .json "
+                         "file below it, or choose Detect.")
+    return bpy.path.abspath(path)
 
 
 def sound_strips(scene) -> list:
@@ -108,10 +152,14 @@ class TalkingTogetherSettings(bpy.types.PropertyGroup):
                            description="Rig of person A: a mesh with shape keys, an armature, or an armature with its mesh")
     rig_b: PointerProperty(name="Person B", type=bpy.types.Object, poll=_poll_rig,
                            description="Rig of person B: a mesh with shape keys, an armature, or an armature with its mesh")
-    mapping_a: EnumProperty(name="Mapping A", items=_mapping_items(),
+    mapping_a: EnumProperty(name="Mapping A", items=_mapping_items,
                             description="How the generated channels map onto person A's shape keys and bones")
-    mapping_b: EnumProperty(name="Mapping B", items=_mapping_items(),
+    mapping_b: EnumProperty(name="Mapping B", items=_mapping_items,
                             description="How the generated channels map onto person B's shape keys and bones")
+    mapping_file_a: StringProperty(name="Mapping File A", subtype='FILE_PATH',
+                                   description="Person A's mapping .json (used when the mapping is File)")
+    mapping_file_b: StringProperty(name="Mapping File B", subtype='FILE_PATH',
+                                   description="Person B's mapping .json (used when the mapping is File)")
     layout: EnumProperty(name="Layout", items=_layout_items(), default="face_to_face", update=_on_layout,
                          description="Where the two people stand; Add Head Rigs and Apply Layout place the rigs so")
     distance: FloatProperty(name="Distance", default=1.2, min=0.1, soft_max=5.0, unit='LENGTH',

@@ -13,10 +13,12 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import mapping_format, rig_detect
 from .rig_math import axis_vector
 from .runtime import runtime_api
 
 DEFAULT_MAPPING = "arkit_default"
+AUTO_MAPPING = "auto"     # detect the rig's convention from its names
 EYE_CENTER_PROP = "tt_eye_center"
 
 
@@ -25,6 +27,10 @@ class RigBinding:
     armature: bpy.types.Object | None
     face_meshes: list = field(default_factory=list)
     mapping: dict = field(default_factory=dict)
+    # (mesh name, key name) pairs not keyed: eyeLook* keys that turn an eyeball the eye
+    # bones already turn (keying both would turn the eyes twice as far).
+    skipped_keys: set = field(default_factory=set)
+    notes: list = field(default_factory=list)       # sentences for the report's warnings
 
     @property
     def root(self) -> bpy.types.Object:
@@ -41,9 +47,7 @@ def mapping_dirs() -> list[str]:
     return [str(runtime_api.PRESETS_DIR / "rig_mappings")]
 
 
-def load_mapping(name_or_path: str = DEFAULT_MAPPING) -> dict:
-    """A mapping preset by name (presets/rig_mappings/<name>.json) or a .json path, with every
-    default filled in: ``shape_keys`` maps each ARKit channel to a key name or None."""
+def _read_mapping_file(name_or_path: str) -> dict:
     path = name_or_path if name_or_path.endswith(".json") else None
     if path is None:
         candidates = [os.path.join(d, name_or_path + ".json") for d in mapping_dirs()]
@@ -55,16 +59,31 @@ def load_mapping(name_or_path: str = DEFAULT_MAPPING) -> dict:
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read rig mapping {path!r}: {exc}") from None
     m["name"] = os.path.splitext(os.path.basename(path))[0]
-    prefix = m.get("shape_key_prefix", "")
-    given = m.get("shape_keys", {})
-    m["shape_keys"] = {ch: given.get(ch, prefix + ch) for ch in runtime_api.OUTPUT_FACE_CHANNELS}
+    return m
+
+
+def complete_mapping(m: dict) -> dict:
+    """A mapping with every default filled in and its entries checked (ValueError says what
+    is wrong); ``shape_keys`` stays as written (see mapping_format for the entry forms)."""
+    m = dict(m)
+    m.setdefault("name", "custom")
+    m.setdefault("shape_keys", {})
     m.setdefault("forward_axis", "-Y")
     m.setdefault("up_axis", "Z")
     m.setdefault("head", {"bones": {"head": 1.0}, "axes": "auto"})
     m.setdefault("jaw", {})
     m.setdefault("eyes", {})
     axis_vector(m["forward_axis"]), axis_vector(m["up_axis"])    # validate early
+    mapping_format.shape_targets(m, runtime_api.OUTPUT_FACE_CHANNELS)
+    for e in mapping_format.bone_channel_entries(m):
+        axis_vector(e["axis"])
     return m
+
+
+def load_mapping(name_or_path: str = DEFAULT_MAPPING) -> dict:
+    """A mapping preset by name (presets/rig_mappings/<name>.json) or a .json path, with every
+    default filled in."""
+    return complete_mapping(_read_mapping_file(name_or_path))
 
 
 # ---- resolving -------------------------------------------------------------------------
@@ -100,14 +119,10 @@ def _override_of(obj):
                  if o.override_library is not None and o.override_library.reference == obj), obj)
 
 
-def resolve_rig(obj, mapping_name: str | dict = DEFAULT_MAPPING) -> RigBinding:
-    """The binding for an armature or a mesh with shape keys; ValueError says what is wrong."""
-    if obj is None:
-        raise ValueError("no rig given: pick a head mesh with shape keys or an armature")
-    mapping = mapping_name if isinstance(mapping_name, dict) else load_mapping(mapping_name)
-    obj = _override_of(obj)
+def _meshes_and_armature(obj):
+    """(armature or None, face meshes) for a picked armature or mesh; ValueError if neither."""
     if obj.type == 'ARMATURE':
-        return RigBinding(obj, _face_meshes(obj), mapping)
+        return obj, _face_meshes(obj)
     if obj.type == 'MESH':
         arm = _armature_of(obj)
         if obj.data.shape_keys is None and arm is None:
@@ -116,8 +131,30 @@ def resolve_rig(obj, mapping_name: str | dict = DEFAULT_MAPPING) -> RigBinding:
         meshes = [obj] if obj.data.shape_keys is not None else []
         if arm is not None:
             meshes += [m for m in _face_meshes(arm) if m != obj]
-        return RigBinding(arm, meshes, mapping)
+        return arm, meshes
     raise ValueError(f"{obj.name!r} is a {obj.type.lower()}: pick a head mesh with shape keys or an armature")
+
+
+def _mapping_for(mapping_name, arm, meshes) -> dict:
+    if isinstance(mapping_name, dict):
+        return complete_mapping(mapping_name)
+    if mapping_name in (None, "", AUTO_MAPPING):
+        return complete_mapping(rig_detect.detected_mapping(arm, meshes))
+    return load_mapping(mapping_name)
+
+
+def resolve_rig(obj, mapping_name: str | dict | None = AUTO_MAPPING) -> RigBinding:
+    """The binding for an armature or a mesh with shape keys; ValueError says what is wrong.
+    ``mapping_name``: "auto" (detect the convention from the rig's names), a preset name, a
+    .json path, or a mapping dict."""
+    if obj is None:
+        raise ValueError("no rig given: pick a head mesh with shape keys or an armature")
+    obj = _override_of(obj)
+    arm, meshes = _meshes_and_armature(obj)
+    binding = RigBinding(arm, meshes, _mapping_for(mapping_name, arm, meshes))
+    binding.notes += list(binding.mapping.get("notes", []))
+    rig_detect.avoid_double_eyes(binding)
+    return binding
 
 
 # ---- where the head is -----------------------------------------------------------------
@@ -131,9 +168,14 @@ def _local_eye_center(binding: RigBinding) -> tuple[bpy.types.Object, Vector]:
         bones = [arm.data.bones.get(eyes.get(k, "")) for k in ("left", "right")]
         if all(bones):
             return arm, (bones[0].head_local + bones[1].head_local) / 2
+    eyes = rig_detect.eye_meshes(binding)
+    if eyes is not None:                 # eyeball meshes: the centre between them
+        centre = sum((rig_detect.world_center(e) for e in eyes), Vector()) / 2
+        root = binding.root
+        return root, root.matrix_world.inverted() @ centre
     if not binding.face_meshes:
         return arm, Vector((0.0, 0.0, 0.0))
-    mesh = binding.face_meshes[0]
+    mesh = rig_detect.head_mesh(binding.face_meshes)
     corners = np.array([tuple(c) for c in mesh.bound_box])
     lo, hi = corners.min(0), corners.max(0)
     fwd, up = axis_vector(binding.mapping["forward_axis"]), axis_vector(binding.mapping["up_axis"])
@@ -171,14 +213,22 @@ def head_bone_shares(binding: RigBinding) -> dict[str, float]:
     return {b: present[b] / total for b in order} if total > 0 else {}
 
 
-def missing_targets(binding: RigBinding) -> list[str]:
-    """What the mapping names that the rig lacks: ARKit channel names for shape keys, and
-    "bone 'x'" / "head rotation (no armature)" for bones."""
+def shape_key_names(binding: RigBinding) -> set:
     keys = set()
     for mesh in binding.face_meshes:
         keys.update(mesh.data.shape_keys.key_blocks.keys())
-    missing = [ch for ch, key in binding.mapping["shape_keys"].items() if key and key not in keys]
-    arm, m = binding.armature, binding.mapping
+    return keys
+
+
+def missing_targets(binding: RigBinding) -> list[str]:
+    """What the mapping names that the rig lacks: ARKit channel names (or "viseme 'x'") for
+    shape keys, and "bone 'x'" / "head rotation (no armature)" for bones."""
+    keys = shape_key_names(binding)
+    m = binding.mapping
+    entries = mapping_format.channel_entries(m, runtime_api.OUTPUT_FACE_CHANNELS)
+    missing = [ch for ch, es in entries.items() if any(e["key"] not in keys for e in es)]
+    missing += [f"viseme {v!r}" for v, k in (m.get("visemes") or {}).get("keys", {}).items() if k not in keys]
+    arm = binding.armature
     if arm is None:
         return missing + ["head rotation (no armature)", "eye rotation (no armature)"]
     bones = arm.pose.bones
@@ -187,6 +237,7 @@ def missing_targets(binding: RigBinding) -> list[str]:
     jaw = m.get("jaw", {})
     if jaw.get("degrees") and jaw.get("bone") not in bones:
         missing.append(f"bone {jaw.get('bone')!r}")
+    missing += [f"bone {e['bone']!r}" for e in mapping_format.bone_channel_entries(m) if e["bone"] not in bones]
     return missing
 
 

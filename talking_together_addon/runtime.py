@@ -61,3 +61,6 @@ def torch_available() -> bool:
 
 
 ensure_site_packages_on_path()
+# Blender's UI and other jobs share the cores: PyTorch's threads should sleep, not spin, while
+# they wait (set before PyTorch loads, which is later, on first generation).
+runtime_api.prefer_passive_waiting()

@@ -1,4 +1,5 @@
 """Registration, operators, properties and the no-PyTorch-at-import rule."""
+import os
 import subprocess
 import sys
 
@@ -70,13 +71,16 @@ def test_rig_poll_accepts_meshes_and_armatures_only():
 
 def test_import_does_not_import_torch():
     """Blender must start fast and the add-on must load when PyTorch is missing; asking
-    whether PyTorch is there does not import it either."""
-    code = ("import sys, talking_together_addon as tt; tt.register(); tt.unregister(); "
+    whether PyTorch is there does not import it either. Loading the add-on asks PyTorch's
+    threads to wait passively (Blender's UI shares the cores), unless the user chose."""
+    code = ("import os, sys, talking_together_addon as tt; tt.register(); tt.unregister(); "
             "print('torch' in sys.modules); from talking_together_addon import runtime; "
-            "print(runtime.torch_available(), runtime.missing_dependencies(), 'torch' in sys.modules)")
+            "print(runtime.torch_available(), runtime.missing_dependencies(), 'torch' in sys.modules); "
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip().splitlines()[-2:] == ["False", "True [] False"]
+                         check=True, env=env)
+    assert out.stdout.strip().splitlines()[-3:] == ["False", "True [] False", "PASSIVE"]
 
 
 def test_install_pytorch_honours_online_access():
