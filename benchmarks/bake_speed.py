@@ -25,6 +25,7 @@ if ROOT not in sys.path:
 import bpy  # noqa: E402
 
 import talking_together_addon as tt  # noqa: E402
+from talking_together_addon import vse_compat  # noqa: E402
 from talking_together_addon import api, bake  # noqa: E402
 from model_runtime.channels import OUTPUT_FACE_CHANNELS, ROLE_LISTENING, ROLE_SPEAKING  # noqa: E402
 from model_runtime.result import ConversationResult, PersonTrack  # noqa: E402
@@ -86,7 +87,7 @@ def bench_generate(audio: str, steps: int, fps: int) -> None:
     from talking_together_addon import audio_source
     scene = fresh_scene(fps)
     ed = scene.sequence_editor_create()
-    strips = ed.strips if hasattr(ed, "strips") else ed.sequences
+    strips = vse_compat.top_strips(ed)
     strip = strips.new_sound("Dialogue", audio, 1, 1)
     rigs = api.add_head_rigs(scene, layout="face_to_face")
     t0 = time.perf_counter()

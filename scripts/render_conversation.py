@@ -106,9 +106,9 @@ def empty_scene(fps: int = 25):
 
 
 def add_sound_strip(scene, path: str, frame_start: int = 1):
+    from talking_together_addon import vse_compat
     ed = scene.sequence_editor or scene.sequence_editor_create()
-    strips = ed.strips if hasattr(ed, "strips") else ed.sequences   # 4.x: sequences
-    return strips.new_sound(os.path.basename(path), path, 1, frame_start)
+    return vse_compat.top_strips(ed).new_sound(os.path.basename(path), path, 1, frame_start)
 
 
 def generate(scene, rigs, strip, steps: int, seed: int, device: str):

@@ -95,12 +95,10 @@ def _bootstrap_package_name() -> str:
 
 def load_addon():
     """The add-on package this module belongs to, imported and registered."""
-    import bpy
     pkg_name = __package__ or _bootstrap_package_name()
     _enable_extension(pkg_name)
     pkg = importlib.import_module(pkg_name)
-    if not hasattr(bpy.types.Scene, "talking_together"):
-        pkg.register()   # a plain package (source checkout): register it directly
+    importlib.import_module(pkg_name + ".api").ensure_registered()   # a source checkout is not enabled
     return pkg
 
 
@@ -270,10 +268,14 @@ def main(argv=None) -> int:
         return EXIT_SHOT_FAILED
     print(f"Talking Together batch: {len(shots)} shot(s), Blender {bpy.app.version_string}, "
           f"add-on {pkg.__name__} {_addon_version(pkg)} ({Path(pkg.__file__).parent})", flush=True)
-    results = run_shots(shots, overwrite=args.overwrite, out_dir=args.out_dir, device=args.device,
-                        save=not args.no_save, progress=not args.no_progress,
-                        verbose=args.verbose)
-    written = _write_outputs(args, results)
+    try:
+        results = run_shots(shots, overwrite=args.overwrite, out_dir=args.out_dir, device=args.device,
+                            save=not args.no_save, progress=not args.no_progress,
+                            verbose=args.verbose)
+        written = _write_outputs(args, results)
+    finally:
+        # Blender 4.2-4.5 can crash or hang at exit while the add-on's classes are registered.
+        importlib.import_module(pkg.__name__ + ".api").unregister()
     return EXIT_SHOT_FAILED if not written or any(not r.ok for r in results) else EXIT_OK
 
 

@@ -11,6 +11,7 @@ import bpy
 from .audio_source import AudioError
 from .batch_shots import Shot, ShotListError
 from .properties import sound_strips
+from .vse_compat import top_strips
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus", ".wv"}
 ADD_RIGS_WORDS = {"add", "default", "add default rigs"}
@@ -37,10 +38,7 @@ def _looks_like_file(value: str) -> bool:
 
 def _new_sound_strip(scene, name: str, path: str, channel: int, frame_start: int):
     ed = scene.sequence_editor or scene.sequence_editor_create()
-    strips = getattr(ed, "strips", None)   # 5.0: strips; 4.2-4.4: sequences
-    if strips is None:
-        strips = ed.sequences
-    return strips.new_sound(name, path, channel, frame_start)
+    return top_strips(ed).new_sound(name, path, channel, frame_start)
 
 
 def _resolve_audio_item(shot: Shot, item: str, strip_names: set) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
 from .runtime import runtime_api
+from .vse_compat import all_strips
 
 FREE_LAYOUT = runtime_api.FREE_LAYOUT
 DEFAULTS = runtime_api.DEFAULTS
@@ -107,10 +108,7 @@ def sound_strips(scene) -> list:
     ed = scene.sequence_editor
     if ed is None:
         return []
-    strips = getattr(ed, "strips_all", None)   # 5.0 renamed sequences_all to strips_all
-    if strips is None:
-        strips = ed.sequences_all
-    return [s for s in strips if s.type == 'SOUND']
+    return [s for s in all_strips(ed) if s.type == 'SOUND']
 
 
 # Blender keeps only pointers to enum item strings: keep them alive here (known crash).

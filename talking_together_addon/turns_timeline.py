@@ -10,15 +10,12 @@ from __future__ import annotations
 
 
 from .runtime import runtime_api
+from .vse_compat import top_strips
 
 TURN_KEY = "talking_together_turn"
 LANE_NAMES = ("Turns A", "Turns B")
 COLOURS = ((0.95, 0.55, 0.15), (0.2, 0.55, 0.95))    # A orange, B blue, as in the preview
 SOURCE = "the turn strips on the timeline"
-
-
-def _top_strips(editor):
-    return editor.strips if hasattr(editor, "strips") else editor.sequences   # 5.0 renamed it
 
 
 def turn_strips(scene) -> list:
@@ -27,7 +24,7 @@ def turn_strips(scene) -> list:
     editor = scene.sequence_editor
     if editor is None:
         return []
-    return [s for s in _top_strips(editor) if s.type == 'COLOR' and s.get(TURN_KEY)]
+    return [s for s in top_strips(editor) if s.type == 'COLOR' and s.get(TURN_KEY)]
 
 
 def _fps(scene) -> float:
@@ -50,13 +47,13 @@ def _lane_channel(scene) -> int:
     t = _settings(scene)
     if t.lane_channel == 0:
         editor = scene.sequence_editor
-        used = [s.channel for s in _top_strips(editor) if not s.get(TURN_KEY)] if editor else []
+        used = [s.channel for s in top_strips(editor) if not s.get(TURN_KEY)] if editor else []
         t.lane_channel = max(used, default=0) + 1
     return t.lane_channel
 
 
 def _new_colour_strip(editor, name: str, channel: int, start: int, end: int):
-    strips = _top_strips(editor)
+    strips = top_strips(editor)
     try:
         return strips.new_effect(name, 'COLOR', channel, start, length=end - start)
     except TypeError:      # before 5.0 the end frame was given instead of the length
@@ -84,7 +81,7 @@ def clear(scene) -> None:
     """Remove the turn strips (the artist's other strips stay)."""
     editor = scene.sequence_editor
     for strip in turn_strips(scene):
-        _top_strips(editor).remove(strip)
+        top_strips(editor).remove(strip)
 
 
 def signature(scene) -> str:

@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:      # the add-on imports as a plain package from 
     sys.path.insert(0, str(ROOT))
 
 import talking_together_addon as tt  # noqa: E402
+from talking_together_addon import vse_compat  # noqa: E402
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
 
@@ -75,7 +76,7 @@ def dialogue(tmp: Path) -> dict[str, Path]:
 def add_sound(scene, name: str, path: Path, channel: int = 1, frame_start: int = 1):
     """A sound strip, with the 5.0 API or the 4.x one."""
     ed = scene.sequence_editor or scene.sequence_editor_create()
-    strips = ed.strips if hasattr(ed, "strips") else ed.sequences   # 5.0 renamed sequences
+    strips = vse_compat.top_strips(ed)
     return strips.new_sound(name, str(path), channel, frame_start)
 
 
