@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .resampling import padded_slice
 from .timebase import HOP, SAMPLE_RATE, num_frames
 
 SUB_HOP = 160                            # 10 ms sub-frames
@@ -69,19 +70,26 @@ def mel_power(wave) -> torch.Tensor:
     """(SUBFRAMES * T, N_MELS) mel power of 10 ms sub-frames; sub-frame j of model frame t
     is centred at sample 640 t + 160 j + 80, so the four tile the model frame."""
     x = _as_tensor(wave)
-    t = num_frames(x.numel())
-    n_sub = t * SUBFRAMES
+    n_sub = num_frames(x.numel()) * SUBFRAMES
     left = SUB_WIN // 2 - SUB_HOP // 2                     # 120: centre the window on the hop
-    right = (n_sub - 1) * SUB_HOP + SUB_WIN - left - x.numel()
-    x = torch.nn.functional.pad(x, (left, max(right, 0)))
-    frames = x.unfold(0, SUB_WIN, SUB_HOP)[:n_sub]          # (n_sub, 400), a view
     out = torch.empty(n_sub, N_MELS)
     fb, win = mel_filterbank(), _hann(SUB_WIN)
-    # chunks keep temporaries in cache: one big batch is several times slower
-    for i in range(0, n_sub, _CHUNK):
-        spec = torch.fft.rfft(frames[i: i + _CHUNK] * win, n=N_FFT)
-        out[i: i + _CHUNK] = torch.view_as_real(spec).square().sum(-1) @ fb
+    # chunks keep temporaries in cache (one big batch is several times slower) and memory
+    # flat: only a chunk of the signal is ever framed
+    for i, frames in _frame_chunks(x, n_sub, SUB_WIN, SUB_HOP, left, _CHUNK):
+        spec = torch.fft.rfft(frames * win, n=N_FFT)
+        out[i: i + len(frames)] = torch.view_as_real(spec).square().sum(-1) @ fb
     return out
+
+
+def _frame_chunks(x: torch.Tensor, n_frames: int, win: int, hop: int, left: int, chunk: int):
+    """(first frame index, (k, win) frames) chunk by chunk: frame j covers samples
+    [j hop - left, j hop - left + win), zero outside the signal. Each chunk copies only its
+    own stretch of the signal, never the whole padded signal."""
+    for i in range(0, n_frames, chunk):
+        k = min(chunk, n_frames - i)
+        start = i * hop - left
+        yield i, padded_slice(x, start, start + (k - 1) * hop + win).unfold(0, win, hop)[:k]
 
 
 @lru_cache(maxsize=4)
@@ -120,35 +128,33 @@ def pitch_track(wave) -> tuple[torch.Tensor, torch.Tensor]:
     f0 is 0 where unvoiced."""
     x = _as_tensor(wave)
     t = num_frames(x.numel())
-    pad_l = (_PITCH_WIN - HOP) // 2
-    x = torch.nn.functional.pad(x, (pad_l, (t - 1) * HOP + _PITCH_WIN - pad_l - x.numel()))
-    frames = x.unfold(0, _PITCH_WIN, HOP)[:t]
     lag_lo = int(SAMPLE_RATE / F0_MAX)
     lag_hi = int(math.ceil(SAMPLE_RATE / F0_MIN)) + 1
     lags = torch.arange(lag_lo - 1, lag_hi + 2)
-    r = torch.empty(t, lags.numel())
-    power = torch.empty(t)
-    for i in range(0, t, _CHUNK // 4):
-        fr = frames[i: i + _CHUNK // 4]
+    lag, strength, power = torch.empty(t), torch.empty(t), torch.empty(t)
+    for i, fr in _frame_chunks(x, t, _PITCH_WIN, HOP, (_PITCH_WIN - HOP) // 2, _CHUNK // 4):
         fr = fr - fr.mean(dim=1, keepdim=True)
         spec = torch.fft.rfft(fr, n=_PITCH_NFFT)
         ac = torch.fft.irfft(torch.view_as_real(spec).square().sum(-1), n=_PITCH_NFFT)
-        r[i: i + _CHUNK // 4] = _normalised_ac(fr, ac, lags)
-        power[i: i + _CHUNK // 4] = fr.square().mean(dim=1)
-    # octave cost: a period's multiples correlate almost as well; favour the shortest
-    score = r - _OCTAVE_COST * torch.log2(lags.float() / lag_lo)
-    core = score[:, 1:-1]
-    k = core.argmax(dim=1) + 1
-    idx = torch.arange(t)
-    s_m, s_0, s_p = r[idx, k - 1], r[idx, k], r[idx, k + 1]
-    denom = s_m - 2 * s_0 + s_p
-    shift = torch.where(denom < -1e-6, 0.5 * (s_m - s_p) / denom, torch.zeros_like(s_0))
-    lag = lags[k].float() + shift.clamp(-0.5, 0.5)
-    strength = s_0.clamp(0.0, 1.0)
+        chunk = slice(i, i + len(fr))
+        lag[chunk], strength[chunk] = _best_lag(_normalised_ac(fr, ac, lags), lags, lag_lo)
+        power[chunk] = fr.square().mean(dim=1)
     audible = power > power.max().clamp_min(1e-20) * 1e-5      # within 50 dB of the loudest
     voiced = (strength >= _VOICED_MIN) & audible
     f0 = torch.where(voiced, SAMPLE_RATE / lag, torch.zeros_like(lag))
     return f0, torch.where(audible, strength, torch.zeros_like(strength))
+
+
+def _best_lag(r: torch.Tensor, lags: torch.Tensor, lag_lo: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fractional lag, strength) per frame from normalised autocorrelations (F, len(lags))."""
+    # octave cost: a period's multiples correlate almost as well; favour the shortest
+    score = r - _OCTAVE_COST * torch.log2(lags.float() / lag_lo)
+    k = score[:, 1:-1].argmax(dim=1) + 1
+    idx = torch.arange(r.shape[0])
+    s_m, s_0, s_p = r[idx, k - 1], r[idx, k], r[idx, k + 1]
+    denom = s_m - 2 * s_0 + s_p
+    shift = torch.where(denom < -1e-6, 0.5 * (s_m - s_p) / denom, torch.zeros_like(s_0))
+    return lags[k].float() + shift.clamp(-0.5, 0.5), s_0.clamp(0.0, 1.0)
 
 
 def _normalised_ac(frames: torch.Tensor, ac: torch.Tensor, lags: torch.Tensor) -> torch.Tensor:

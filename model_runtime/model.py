@@ -169,19 +169,27 @@ class DualStreamDenoiser(nn.Module):
 
     def encode_conditions(self, audio: torch.Tensor, roles: torch.Tensor, layout: torch.Tensor) -> dict:
         """Everything that does not depend on the noisy motion, computed once per sampling run.
+        Kept compact (a shared mix encoded once, not once per stream; role ids, not their
+        embeddings), since a long conversation keeps one per window for every sampler step.
 
         audio (B, T, A) shared mix features or (B, 2, T, A); roles (B, 2, T) int; layout (B, 2, L)."""
         b, s, t_len = roles.shape
         if audio.dim() == 3:
             a = self.audio_enc(audio.transpose(1, 2))                    # (B, C, T): once per mix
-            a = a[:, None].expand(b, s, -1, t_len).reshape(b * s, -1, t_len)
         else:
-            a = self.audio_enc(audio.reshape(b * s, t_len, -1).transpose(1, 2))
+            a = self.audio_enc(audio.reshape(b * s, t_len, -1).transpose(1, 2))   # (BS, C, T)
         if not self.cfg.use_roles:
             roles = torch.where(roles == NULL_ROLE, roles, torch.zeros_like(roles))
-        r = self.role_emb(roles.reshape(b * s, t_len)).transpose(1, 2)    # (BS, C, T)
         layout_emb = self.layout_mlp(layout) if self.cfg.use_layout else None
-        return {"audio_roles": torch.cat([a, r], dim=1), "layout": layout_emb, "shape": (b, s, t_len)}
+        return {"audio": a, "roles": roles.reshape(b * s, t_len), "layout": layout_emb, "shape": (b, s, t_len)}
+
+    def _audio_and_roles(self, cond: dict) -> torch.Tensor:
+        """(BS, 2C, T): each stream's encoded audio and role embedding."""
+        b, s, t_len = cond["shape"]
+        a = cond["audio"]
+        if a.shape[0] == b:                                              # one mix for both streams
+            a = a[:, None].expand(b, s, -1, t_len).reshape(b * s, -1, t_len)
+        return torch.cat([a, self.role_emb(cond["roles"]).transpose(1, 2)], dim=1)
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
         """x_t (B, 2, T, D), t (B,) in [0, 1] -> x0 estimate (B, 2, T, D)."""
@@ -193,7 +201,7 @@ class DualStreamDenoiser(nn.Module):
             emb = emb + cond["layout"]
         emb = emb.reshape(b * s, -1)                                     # (BS, E)
         x = x_t.reshape(b * s, t_len, -1).transpose(1, 2)                # (BS, D, T)
-        h = self.in_proj(torch.cat([x, cond["audio_roles"]], dim=1))     # (BS, W0, T)
+        h = self.in_proj(torch.cat([x, self._audio_and_roles(cond)], dim=1))   # (BS, W0, T)
 
         skips = []
         for i, block in enumerate(self.down_blocks):

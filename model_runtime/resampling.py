@@ -195,11 +195,11 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     step = rs.block_step()
     for n0 in range(0, n_out, step):
         n1 = min(n_out, n0 + step)
-        out[n0:n1] = rs.render(lambda s0, s1: _padded_slice(xt, s0, s1).numpy(), n0, n1)
+        out[n0:n1] = rs.render(lambda s0, s1: padded_slice(xt, s0, s1).numpy(), n0, n1)
     return out
 
 
-def _padded_slice(x: torch.Tensor, s0: int, s1: int) -> torch.Tensor:
+def padded_slice(x: torch.Tensor, s0: int, s1: int) -> torch.Tensor:
     """x[s0:s1] with zeros where the range runs past either end."""
     lo, hi = max(s0, 0), min(s1, x.numel())
     part = x[lo:hi] if hi > lo else x[:0]
