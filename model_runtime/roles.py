@@ -3,7 +3,9 @@ two-speaker diarization of a single mixed track, all at MODEL_FPS.
 
 No training data and no downloaded models: the diarizer clusters short windows of MFCC and
 pitch statistics into two voices, then re-segments frame by frame with per-voice Gaussian
-models and a Viterbi pass, so short listener backchannels can keep their own label.
+models and a Viterbi pass with duration priors (resegment.py), so turns neither flicker nor
+lag, short listener backchannels keep their own label, and a backchannel spoken over the
+other's unbroken speech is overlap (both active).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .audio import ConversationAudio
 from .channels import roles_from_activity
 from .features import N_MELS, SUBFRAMES, log_mel, mel_filterbank, mel_power, pitch_track
 from .masks import bridge_gaps, drop_short, runs
+from .resegment import ACTIVE, HOLDER, resegment
 from .timebase import MODEL_FPS
 
 _GAP_BRIDGE = 3          # frames (120 ms): pauses shorter than ~150 ms stay inside speech
@@ -211,88 +214,6 @@ def _kmeans2(x: np.ndarray, w: np.ndarray, restarts: int = 10, iters: int = 30):
     return best
 
 
-# --------------------------------------------------------------------------- re-segmentation
-_SWITCH_CONTIGUOUS = 35.0   # nats to change voice inside continuous speech (a turn is one voice)
-_SWITCH_GAP = 5.0           # nats to change voice across a pause (a reply may be short)
-_PITCH_WEIGHT = 2.0         # most the pitch log-likelihood counts, for voices far apart
-_RESEG_ITERS = 3
-
-
-def _gauss_loglik(x: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    """Log-likelihood of rows of x under a full-covariance Gaussian fitted to rows of fit."""
-    mu = fit.mean(axis=0)
-    cov = np.cov(fit, rowvar=False) + 1e-3 * np.eye(x.shape[1])
-    cov += 0.05 * np.diag(np.diag(cov))          # shrink: few frames for a short partner
-    chol = np.linalg.cholesky(cov)
-    z = np.linalg.solve(chol, (x - mu).T)
-    return -0.5 * (z ** 2).sum(0) - np.log(np.diag(chol)).sum()
-
-
-def _pitch_loglik(lf0: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    fit = fit[np.isfinite(fit)]
-    if fit.size < 5:
-        return np.zeros_like(lf0)
-    mu, sd = np.median(fit), max(1.4826 * np.median(np.abs(fit - np.median(fit))), 0.08)
-    ll = -0.5 * ((lf0 - mu) / sd) ** 2 - np.log(sd)
-    return np.where(np.isfinite(ll), np.maximum(ll, -20.0), 0.0)
-
-
-def _pitch_weight(lf0: np.ndarray, fits: list[np.ndarray]) -> float:
-    """Pitch helps only when the two voices' usual pitch differs (a man and a woman): for
-    voices within ~3 semitones, intonation swamps the difference and pitch only adds noise."""
-    med = [np.nanmedian(lf0[f]) if np.isfinite(lf0[f]).any() else np.nan for f in fits]
-    if not np.isfinite(med).all():
-        return 0.0
-    return _PITCH_WEIGHT * float(np.clip((abs(med[0] - med[1]) - 0.2) / 0.3, 0.0, 1.0))
-
-
-def _frame_scores(mfcc, lf0, idx, lab) -> np.ndarray | None:
-    """(len(idx), 2) log-likelihoods of each speech frame under each voice's models."""
-    fits = [idx[lab == k] for k in range(2)]
-    if min(len(f) for f in fits) < 3:
-        return None
-    x = mfcc[idx]
-    ll = np.stack([_gauss_loglik(x, mfcc[f]) for f in fits], axis=1)
-    pw = _pitch_weight(lf0, fits)
-    if pw > 0:
-        ll += pw * np.stack([_pitch_loglik(lf0[idx], lf0[f]) for f in fits], axis=1)
-    return ll
-
-
-def _viterbi2(ll: np.ndarray, penalty: np.ndarray) -> np.ndarray:
-    """Best two-state path; penalty[i] is the cost of switching between frames i-1 and i."""
-    n = len(ll)
-    back = np.zeros((n, 2), dtype=np.int8)
-    s0, s1 = float(ll[0, 0]), float(ll[0, 1])
-    for i in range(1, n):
-        p = penalty[i]
-        stay0, from1 = s0, s1 - p
-        stay1, from0 = s1, s0 - p
-        back[i, 0] = 0 if stay0 >= from1 else 1
-        back[i, 1] = 1 if stay1 >= from0 else 0
-        s0 = max(stay0, from1) + ll[i, 0]
-        s1 = max(stay1, from0) + ll[i, 1]
-    path = np.empty(n, dtype=np.int64)
-    path[-1] = 0 if s0 >= s1 else 1
-    for i in range(n - 1, 0, -1):
-        path[i - 1] = back[i, path[i]]
-    return path
-
-
-def _resegment(mfcc, lf0, idx, lab) -> np.ndarray:
-    """Refine speech-frame labels with per-voice frame models and a Viterbi pass."""
-    penalty = np.where(np.diff(idx, prepend=idx[0]) == 1, _SWITCH_CONTIGUOUS, _SWITCH_GAP)
-    for _ in range(_RESEG_ITERS):
-        ll = _frame_scores(mfcc, lf0, idx, lab)
-        if ll is None:
-            break
-        new = _viterbi2(ll, penalty)
-        if np.array_equal(new, lab):
-            break
-        lab = new
-    return lab
-
-
 # --------------------------------------------------------------------------- diarization
 def _frame_labels_from_windows(t: int, wins, wlab: np.ndarray) -> np.ndarray:
     """Per-frame label by majority of the windows covering it."""
@@ -303,7 +224,8 @@ def _frame_labels_from_windows(t: int, wins, wlab: np.ndarray) -> np.ndarray:
 
 
 def _two_voice_labels(mix: np.ndarray, e: np.ndarray, vad: np.ndarray):
-    """(speech frame indices, their 0/1 labels, mfcc, lf0) or None when too little speech."""
+    """(speech frame indices, their speaker states: resegment.STATE_*) or None when too
+    little speech."""
     wins = _windows(vad)
     if len(wins) < 2:
         return None
@@ -314,11 +236,12 @@ def _two_voice_labels(mix: np.ndarray, e: np.ndarray, vad: np.ndarray):
     wlab = _kmeans2(emb, w)
     idx = np.flatnonzero(vad)
     lab = _frame_labels_from_windows(len(vad), wins, wlab)[idx]
-    return idx, _resegment(mfcc, lf0, idx, lab), mfcc, lf0
+    return idx, resegment(mfcc, lf0, idx, lab)
 
 
 def diarize_two_speakers(mix: np.ndarray) -> np.ndarray:
-    """(2, T) bool activity of two speakers in one mixed track; A is the first heard.
+    """(2, T) bool activity of two speakers in one mixed track; A is the first heard. Both
+    are active where one talks over the other's unbroken speech (resegment.py).
 
     When the re-segmentation leaves one voice almost nothing (under 0.2 s, or 2 % of the
     speech), it is taken to be one voice and all speech goes to person A. No stronger
@@ -333,13 +256,15 @@ def diarize_two_speakers(mix: np.ndarray) -> np.ndarray:
     res = _two_voice_labels(mix, e, vad)
     if res is None:
         return out
-    idx, lab, mfcc, lf0 = res
+    idx, states = res
+    lab = HOLDER[states]
     if min((lab == 0).sum(), (lab == 1).sum()) < max(5, 0.02 * len(lab)):
         return out
     first = _first_speaker(idx, lab, e[idx] >= np.percentile(e[idx], 98) - 10.0)
+    act = ACTIVE[states].T                       # (2, n) voice 0 / voice 1 active
     out[:] = False
-    out[0, idx[lab == first]] = True
-    out[1, idx[lab != first]] = True
+    out[0, idx] = act[first]
+    out[1, idx] = act[1 - first]
     return out
 
 

@@ -222,3 +222,42 @@ def test_role_tracks_follow_activity():
     assert (r[1][a_only] == channels.ROLE_LISTENING).all()
     assert (r[:, act[0] & act[1]] == channels.ROLE_BOTH).all()
     assert (r[:, ~act[0] & ~act[1]] == channels.ROLE_SILENT).all()
+
+
+# --------------------------------------------------------------------------- re-segmentation
+def _path(ll: np.ndarray, contiguous: np.ndarray) -> str:
+    from model_runtime import resegment
+    return "".join("ABab"[s] for s in resegment.viterbi(ll, contiguous))
+
+
+def _stretch_of_b(frames: int, n: int = 100, start: int = 40, strength: float = 6.0) -> np.ndarray:
+    """Frame log-likelihoods: voice A clearly, but voice B for `frames` frames from `start`."""
+    ll = np.zeros((n, 2))
+    ll[:, 0] = strength
+    ll[start:start + frames] = [0.0, strength]
+    return ll
+
+
+def test_resegment_duration_priors_in_unbroken_speech():
+    """Inside unbroken speech of A: a blip of B's voice is no change (no flicker); a
+    backchannel-long stretch is B over A (both active, A keeps the floor); a long one is a
+    hand-over to B, at the frame where B's voice starts (no lag)."""
+    unbroken = np.ones(100, dtype=bool)
+    assert _path(_stretch_of_b(3), unbroken) == "A" * 100
+    assert _path(_stretch_of_b(12), unbroken) == "A" * 40 + "a" * 12 + "A" * 48
+    assert _path(_stretch_of_b(60), unbroken) == "A" * 40 + "B" * 60
+
+
+def test_resegment_a_short_reply_after_a_pause_is_its_own():
+    """Across a pause a change of voice is cheap: a short reply is the other person alone,
+    never overlap (nobody talks over silence)."""
+    contiguous = np.ones(100, dtype=bool)
+    contiguous[[40, 46]] = False                       # pauses before and after the reply
+    path = _path(_stretch_of_b(6), contiguous)
+    assert path == "A" * 40 + "B" * 6 + "A" * 54
+
+
+def test_diarization_marks_overlap_as_both():
+    from model_runtime import resegment
+    assert resegment.ACTIVE[resegment.STATE_A_OVER].all() and resegment.ACTIVE[resegment.STATE_B_OVER].all()
+    assert resegment.ACTIVE[resegment.STATE_A].tolist() == [True, False]
