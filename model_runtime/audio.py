@@ -214,13 +214,12 @@ class ConversationAudio:
     """The conversation's audio on one timeline at SAMPLE_RATE.
 
     ``tracks`` holds each person's own signal when known (per-person strips or a stereo
-    file); ``mix`` is always the sum heard. ``speakers_swapped`` asks roles.activity to
-    exchange A and B for a mixed track, where there are no tracks to reorder."""
+    file); ``mix`` is always the sum heard. (Exchanging A and B is the pipeline's ``swap``,
+    applied to who speaks when.)"""
     mix: np.ndarray
     tracks: np.ndarray | None
     start_time: float
     mode: str
-    speakers_swapped: bool = False
 
     @property
     def duration(self) -> float:
@@ -265,9 +264,3 @@ class ConversationAudio:
             return cls.stereo(AudioClip(str(path)))
         raise AudioError(f"from_file supports mode 'mixed' or 'stereo', not {mode!r}; for one "
                          "file per person use ConversationAudio.per_person.")
-
-    def swapped(self) -> "ConversationAudio":
-        """A copy with persons A and B exchanged."""
-        tracks = None if self.tracks is None else self.tracks[::-1].copy()
-        return replace(self, mix=self.mix.copy(), tracks=tracks,
-                       speakers_swapped=not self.speakers_swapped)

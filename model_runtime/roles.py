@@ -293,8 +293,7 @@ def _same_signal(tracks: np.ndarray) -> bool:
 def activity(audio: ConversationAudio) -> np.ndarray:
     """(2, T) bool activity of persons A and B for a conversation in any mode."""
     if audio.mode == "mixed" or audio.tracks is None or _same_signal(audio.tracks):
-        act = diarize_two_speakers(audio.mix)
-        return act[::-1].copy() if audio.speakers_swapped else act
+        return diarize_two_speakers(audio.mix)
     return activity_from_tracks(audio.tracks)
 
 
