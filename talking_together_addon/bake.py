@@ -215,6 +215,19 @@ def _write_action(idb, owner, name: str, curves, frames: np.ndarray, use_nla: bo
     return action
 
 
+def _check_finite(result) -> None:
+    """Never key NaN or inf (a result file written by other tools, or edited by hand)."""
+    for who, person in zip("AB", result.people):
+        for what in ("face", "head", "eyes"):
+            values = getattr(person, what)
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"person {who}'s {what} values are not all finite numbers "
+                                 f"({int((~np.isfinite(values)).sum())} NaN or inf); nothing was baked.")
+    if not (np.isfinite(result.fps) and result.fps > 0 and np.isfinite(result.start_time)):
+        raise ValueError(f"the result's frame rate ({result.fps}) or start time ({result.start_time}) is "
+                         "not a usable number; nothing was baked.")
+
+
 def bake_conversation(scene, bindings, result, frame_offset: float, name: str,
                       use_nla: bool = False) -> BakeReport:
     """Write the result onto two rigs (person A -> bindings[0], B -> bindings[1]).
@@ -242,6 +255,7 @@ def bake_conversation(scene, bindings, result, frame_offset: float, name: str,
     problems = [p for b in bindings for p in rig_binding.writability_problems(b)]
     if problems:
         raise ValueError("; ".join(problems))
+    _check_finite(result)
     scene_fps = scene.render.fps / scene.render.fps_base
     if abs(result.fps - scene_fps) > 1e-6:
         result = result.resample(scene_fps)

@@ -301,3 +301,18 @@ def test_custom_names_explicit_axes_and_jaw_bone(scene, rigs):
     rest = np.array((jb.bone.tail_local - jb.bone.head_local).normalized())
     assert math.degrees(math.acos(np.clip(chin @ rest, -1, 1))) == pytest.approx(22.0, abs=0.1)
     assert chin[2] < rest[2]                                                # the chin went down
+
+
+@pytest.mark.parametrize("bad", ["nan_jaw", "inf_head", "nan_fps"])
+def test_non_finite_results_are_refused_and_nothing_is_written(scene, rigs, bad):
+    res = synthetic(n=24)
+    if bad == "nan_jaw":
+        res.people[0].face[5, JAW] = np.nan
+    elif bad == "inf_head":
+        res.people[1].head[3, 1] = np.inf
+    else:
+        res.fps = float("nan")
+    actions_before = len(bpy.data.actions)
+    with pytest.raises(ValueError, match="nothing was baked"):
+        bake.bake_conversation(scene, rigs, res, 0.0, "take")
+    assert len(bpy.data.actions) == actions_before
