@@ -21,13 +21,11 @@ import bpy
 
 from . import audio_source, jobs, turns_store
 from .properties import FREE_LAYOUT, mapping_choice
-from .runtime import ADDON_PACKAGE, missing_dependencies, runtime_api
+from .runtime import ADDON_PACKAGE, require_pytorch, runtime_api
 
 DEFAULTS = runtime_api.DEFAULTS
 
 COLLECTION_NAME = "Talking Together"
-TORCH_MISSING = ("PyTorch is not installed: open Edit > Preferences > Add-ons > Talking Together "
-                 "and click Install PyTorch (or install the offline build of this extension).")
 
 
 def ensure_registered() -> None:
@@ -202,12 +200,6 @@ def _check_range(scene, audio_plan, extend: bool, warnings: list) -> None:
                         "Extend Scene Range to widen the range).")
 
 
-def _require_pytorch() -> None:
-    """Before anything reads audio (that needs PyTorch and soundfile): say how to install them."""
-    if missing_dependencies():
-        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
-
-
 def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, layout=None,
             distance=None, height_offset=0.0, seed=DEFAULTS.seed, steps=DEFAULTS.steps,
             guidance=DEFAULTS.guidance, blinks_per_minute=DEFAULTS.blinks_per_minute,
@@ -215,7 +207,7 @@ def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, 
             extend_scene_range=True, turns=None) -> Plan:
     """Check every input and return a Plan; raises, and changes nothing, on any problem.
     ``turns``: runtime Turns or a turns file (RTTM, Audacity labels, CSV), or None."""
-    _require_pytorch()
+    require_pytorch()
     if not name or not name.strip():
         raise ValueError("the conversation needs a name (the bake's action and NLA names use it).")
     turns = turns_store.resolve(scene, turns, audio_plan)    # a bad turns file fails first, cheaply
@@ -243,7 +235,7 @@ def prepare(scene, rig_a, rig_b, audio_plan, *, mapping_a=None, mapping_b=None, 
 def prepare_from_settings(scene) -> Plan:
     """A Plan from the panel (``scene.talking_together``); generation uses the rigs as placed."""
     s = scene.talking_together
-    _require_pytorch()
+    require_pytorch()
     check_pair(s.rig_a, s.rig_b)
     audio_plan = audio_source.plan_from_settings(scene, s)
     mapping_a, mapping_b = panel_mappings(s)
@@ -296,7 +288,7 @@ def generate(scene=None, rig_a=None, rig_b=None, audio=None, *, stereo=False, la
     scene = _scene(scene)
     s = scene.talking_together
     rig_a, rig_b = rig_a or s.rig_a, rig_b or s.rig_b
-    _require_pytorch()
+    require_pytorch()
     check_pair(rig_a, rig_b)
     audio_plan = (audio_source.plan_from_settings(scene, s) if audio is None
                   else audio_source.plan_from_value(scene, audio, stereo=stereo))

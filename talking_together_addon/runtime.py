@@ -18,8 +18,8 @@ else:
     from model_runtime import api as runtime_api    # source checkout
 
 ADDON_PACKAGE = __package__
-__all__ = ["ADDON_PACKAGE", "ensure_site_packages_on_path", "missing_dependencies", "runtime_api",
-           "site_packages_dir", "torch_available"]
+__all__ = ["ADDON_PACKAGE", "TORCH_MISSING", "ensure_site_packages_on_path", "missing_dependencies",
+           "require_pytorch", "runtime_api", "site_packages_dir", "torch_available"]
 
 
 def site_packages_dir(create: bool = False) -> str | None:
@@ -53,6 +53,17 @@ def _importable(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+TORCH_MISSING = ("PyTorch is not installed: open Edit > Preferences > Add-ons > Talking Together "
+                 "and click Install PyTorch (or install the offline build of this extension).")
+
+
+def require_pytorch() -> None:
+    """Before anything reads audio or runs the model (both need PyTorch and soundfile): say
+    how to install them."""
+    if missing_dependencies():
+        raise runtime_api.TalkingTogetherError(TORCH_MISSING)
 
 
 def torch_available() -> bool:

@@ -15,7 +15,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        PointerProperty, StringProperty)
 
 from . import audio_source, turns_timeline
-from .runtime import missing_dependencies, runtime_api
+from .runtime import require_pytorch, runtime_api
 
 PEOPLE = [("A", "A", "Person A speaks"), ("B", "B", "Person B speaks")]
 _drawing = [False]      # True while the store itself fills the list: no redraw per item
@@ -120,10 +120,7 @@ def audio_seconds(scene, audio_plan) -> float:
 
 def prepare_analysis(scene, audio=None):
     """Check what analysis needs (main thread, writes nothing); returns the AudioPlan."""
-    if missing_dependencies():
-        raise runtime_api.TalkingTogetherError(
-            "PyTorch is not installed: open Edit > Preferences > Add-ons > Talking Together and "
-            "click Install PyTorch.")
+    require_pytorch()
     return _audio_plan(scene, audio)
 
 
