@@ -15,7 +15,7 @@ from .runtime import runtime_api
 log = logging.getLogger(__name__)
 
 
-def _report_exception(op, exc: BaseException) -> set:
+def report_exception(op, exc: BaseException) -> set:
     """Report an error in the UI (unexpected ones also with a traceback in the console)."""
     if not isinstance(exc, (runtime_api.TalkingTogetherError, ValueError)):
         log.error("Talking Together: unexpected error", exc_info=exc)
@@ -28,7 +28,7 @@ def _run(op, action, *args, **kwargs) -> set:
     try:
         action(*args, **kwargs)
     except Exception as exc:
-        return _report_exception(op, exc)
+        return report_exception(op, exc)
     return {'FINISHED'}
 
 
@@ -153,7 +153,7 @@ class TALKINGTOGETHER_OT_generate(Operator):
         try:
             plan = self._prepare(context)
         except Exception as exc:
-            return _report_exception(self, exc)
+            return report_exception(self, exc)
         job = jobs.GenerationJob(plan.work).run_sync()
         return self._finish(plan, job)
 
@@ -164,7 +164,7 @@ class TALKINGTOGETHER_OT_generate(Operator):
             self._plan = self._prepare(context)
             self._job = jobs.GenerationJob(self._plan.work).start()
         except Exception as exc:
-            return _report_exception(self, exc)
+            return report_exception(self, exc)
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.progress_begin(0, 100)
@@ -207,14 +207,14 @@ class TALKINGTOGETHER_OT_generate(Operator):
         """Bake on the main thread, or report why not; nothing is written unless it succeeds."""
         job.release()
         if job.error is not None:
-            return _report_exception(self, job.error)
+            return report_exception(self, job.error)
         if job.cancelled or job.result is None:
             self.report({'INFO'}, "Generation cancelled; nothing was baked")
             return {'CANCELLED'}
         try:
             report = api.finish(plan, job.result)
         except Exception as exc:
-            return _report_exception(self, exc)
+            return report_exception(self, exc)
         if report.missing:   # a user rig without some shapes or bones: fine, but say so
             shown = ", ".join(report.missing[:6]) + (" ..." if len(report.missing) > 6 else "")
             self.report({'WARNING'}, f"Not on the rig, skipped: {shown}")

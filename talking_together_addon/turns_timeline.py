@@ -9,6 +9,7 @@ artist's own colour strips are never taken for turns.
 from __future__ import annotations
 
 
+from .audio_source import scene_fps
 from .runtime import runtime_api
 from .vse_compat import top_strips
 
@@ -27,17 +28,13 @@ def turn_strips(scene) -> list:
     return [s for s in top_strips(editor) if s.type == 'COLOR' and s.get(TURN_KEY)]
 
 
-def _fps(scene) -> float:
-    return scene.render.fps / scene.render.fps_base
-
-
 def _settings(scene):
     return scene.talking_together_turns
 
 
 def _frames(scene, turn) -> tuple[int, int]:
     """Scene frames of a turn on the lanes: whole frames, at least one."""
-    t, fps = _settings(scene), _fps(scene)
+    t, fps = _settings(scene), scene_fps(scene)
     first = round(t.origin_frame + turn.start * fps)
     return first, max(round(t.origin_frame + turn.end * fps), first + 1)
 
@@ -100,7 +97,7 @@ def read(scene, known=()):
     person's overlapping strips are joined. Strips moved to other channels are left out.
     A boundary still on the frame where a ``known`` turn's boundary was drawn keeps that
     turn's exact time (strips snap to whole frames, the analysis does not)."""
-    channel, fps, origin = _settings(scene).lane_channel, _fps(scene), _settings(scene).origin_frame
+    channel, fps, origin = _settings(scene).lane_channel, scene_fps(scene), _settings(scene).origin_frame
     starts = {(t.person, _frames(scene, t)[0]): t.start for t in known}
     ends = {(t.person, _frames(scene, t)[1]): t.end for t in known}
     spans = []

@@ -15,15 +15,12 @@ from bpy.types import Operator, Panel, UIList
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import jobs, turns_store, turns_timeline
-from .operators import _report_exception, run_synchronously
+from .operators import report_exception, run_synchronously
+from .audio_source import scene_fps
 from .runtime import runtime_api
 
 NEW_TURN_SECONDS = 1.0
 FILE_FILTER = "*.rttm;*.txt;*.tsv;*.lab;*.csv"
-
-
-def _fps(scene) -> float:
-    return scene.render.fps / scene.render.fps_base
 
 
 def _active(scene):
@@ -52,7 +49,7 @@ class _TurnsOperator(Operator):
         try:
             message = self.edit(context.scene)
         except Exception as exc:
-            return _report_exception(self, exc)
+            return report_exception(self, exc)
         if message:
             self.report({'INFO'}, message)
         return {'FINISHED'}
@@ -81,7 +78,7 @@ class TALKINGTOGETHER_OT_analyse_turns(_TurnsOperator):
             self._plan = turns_store.prepare_analysis(context.scene)
             self._job = jobs.GenerationJob(turns_store.analysis_work(self._plan)).start()
         except Exception as exc:
-            return _report_exception(self, exc)
+            return report_exception(self, exc)
         self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
         context.window_manager.modal_handler_add(self)
         return {'RUNNING_MODAL'}
@@ -92,14 +89,14 @@ class TALKINGTOGETHER_OT_analyse_turns(_TurnsOperator):
         context.window_manager.event_timer_remove(self._timer)
         self._job.release()
         if self._job.error is not None:
-            return _report_exception(self, self._job.error)
+            return report_exception(self, self._job.error)
         if self._job.cancelled or self._job.result is None:
             self.report({'INFO'}, "Analysis cancelled; the turns are as they were")
             return {'CANCELLED'}
         try:
             turns_store.finish_analysis(context.scene, self._plan, self._job.result)
         except Exception as exc:
-            return _report_exception(self, exc)
+            return report_exception(self, exc)
         self.report({'INFO'}, _found(self._job.result))
         return {'FINISHED'}
 
@@ -143,7 +140,7 @@ class TALKINGTOGETHER_OT_add_turn(_TurnsOperator):
         turns = turns_store.current_turns(scene)
         t = turns_store.settings(scene)
         person = turns.spans[t.active].person if 0 <= t.active < len(turns) else 0
-        start = max(0.0, (scene.frame_current - turns_store.ensure_origin(scene)) / _fps(scene))
+        start = max(0.0, (scene.frame_current - turns_store.ensure_origin(scene)) / scene_fps(scene))
         later = [s.start for s in turns.of(person) if s.start >= start]
         end = min([start + NEW_TURN_SECONDS] + later)
         new = runtime_api.Turn(start, end, person)
