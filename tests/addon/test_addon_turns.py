@@ -117,7 +117,7 @@ def test_the_turn_lanes_never_show_in_a_render(tmp_path):
     scene.render.filepath, scene.frame_current = str(tmp_path / "frame.png"), 24
     bpy.ops.render.render(write_still=True)
     pixel = np.array(bpy.data.images.load(str(tmp_path / "frame.png")).pixels[:4])
-    assert pixel[3] == 1.0 and pixel[2] > pixel[0]      # the sky, not a turn strip's colour
+    assert pixel[3] > 0.99 and pixel[2] > pixel[0]      # the sky (opaque), not a turn strip's colour
 
 
 def test_list_edits_show_on_the_timeline_and_timeline_edits_are_read_back(tmp_path):

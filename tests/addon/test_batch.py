@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tt_helpers import blender_env  # noqa: F401 (also read by test_installed_extension)
+from tt_helpers import blender_env, needs_audio  # noqa: F401 (blender_env: read by test_installed_extension)
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = ROOT / "talking_together_addon" / "batch.py"
@@ -75,6 +75,7 @@ def test_bad_shot_list_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "shot list not found" in r.stderr
 
 
+@needs_audio      # shot_020 places one sound strip per person
 def test_three_shots_one_missing_audio(work):
     folder = work["dir"] / "three"
     folder.mkdir()

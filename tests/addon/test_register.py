@@ -6,7 +6,8 @@ import sys
 import bpy
 import pytest
 
-from tt_helpers import ROOT, ensure_registered, fresh_scene, tt
+import talking_together_addon as tt
+from tt_helpers import ROOT, ensure_registered, fresh_scene
 
 OPERATORS = ("add_head_rigs", "generate", "apply_layout", "clear_bake", "swap_rigs",
              "cancel_generation", "install_pytorch")

@@ -42,6 +42,8 @@ def read_png(path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
+    if not bpy.app.build_options.audaspace:       # the render script puts the dialogue on a strip
+        pytest.skip("this Blender build has no audio (Audaspace): no sound strips")
     tmp = tmp_path_factory.mktemp("render")
     data, sr = sf.read(str(DIALOGUE), dtype="float32")
     clip = tmp / "slice.wav"
