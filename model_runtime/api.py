@@ -23,7 +23,7 @@ from .channels import (EYE_CHANNELS, EYE_LEFT, EYE_RIGHT, HEAD_CHANNELS, HEAD_LI
 from .cpu_threads import prefer_passive_waiting
 from .errors import (AudioError, CheckpointError, GenerationCancelled, LayoutError, OutputError, TalkingTogetherError,
                      TurnsError)
-from .head_pose import LOOK_REACH, HeadPose, head_basis
+from .head_pose import LOOK_REACH, HeadPose, direction_from_yaw_pitch, head_basis
 from .layouts import FREE_LAYOUT, layout_presets, preset_layout
 from .presets import PRESETS_DIR, preset_names, read_preset
 from .result import OUTPUT_FORMATS, ConversationResult, PersonTrack, check_output_path
@@ -41,9 +41,9 @@ __all__ = [
     "MAX_BLINKS_PER_MINUTE", "MAX_GUIDANCE", "MAX_STEPS", "MODEL_FPS", "OUTPUT_FACE_CHANNELS",
     "OUTPUT_FORMATS", "OutputError", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES",
     "TalkingTogetherError", "Turn", "Turns", "TurnsError", "analyse_turns", "audio_clip", "check_output_path",
-    "conversation_audio", "default_head", "default_weights", "generate", "head_basis", "layout_presets",
-    "load_result", "prefer_passive_waiting", "preload", "preset_layout", "preset_names", "read_preset",
-    "read_turns", "write_atomically", "write_atomically_by_name", "write_turns",
+    "conversation_audio", "default_head", "default_weights", "direction_from_yaw_pitch", "generate",
+    "head_basis", "layout_presets", "load_result", "prefer_passive_waiting", "preload", "preset_layout",
+    "preset_names", "read_preset", "read_turns", "write_atomically", "write_atomically_by_name", "write_turns",
 ]
 
 

@@ -31,6 +31,13 @@ def head_basis(forward, up) -> np.ndarray:
     return np.stack([np.cross(f, u), f, u], axis=1)
 
 
+def direction_from_yaw_pitch(yaw, pitch) -> np.ndarray:
+    """(..., 3) unit directions in head coordinates from yaw (left) and pitch (up), i.e.
+    Rz(yaw) Rx(pitch) applied to forward (0, 1, 0); numpy twin of geometry.angles_to_direction."""
+    yaw, pitch = np.asarray(yaw, dtype=np.float64), np.asarray(pitch, dtype=np.float64)
+    return np.stack([-np.sin(yaw) * np.cos(pitch), np.cos(yaw) * np.cos(pitch), np.sin(pitch)], axis=-1)
+
+
 def local_yaw_pitch(local) -> tuple[float, float]:
     """Yaw (to the left) and pitch (up) in radians of a direction in head coordinates."""
     x, y, z = (float(c) for c in local)

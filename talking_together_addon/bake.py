@@ -2,7 +2,8 @@
 
 Face channels become shape-key curves on each face mesh's Key; head, jaw and eye angles
 become pose-bone rotation curves on the armature, written in each bone's own rotation mode
-(the default rig sets Euler orders whose channels read as pitch/roll/yaw).
+(the default rig sets Euler orders whose channels read as pitch/roll/yaw). Eyes aimed by
+target controls (Rigify) get location curves on those controls instead.
 """
 from __future__ import annotations
 
@@ -127,6 +128,47 @@ def _axis_rotation(axis: str, angle: np.ndarray) -> np.ndarray:
     return q
 
 
+def _gaze_directions(frame: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """(T, 3) unit armature-space directions: the rest forward turned by each eye's yaw
+    (left) and pitch (up) in the head's REST frame; the controls' parents already carry the
+    head's own turn, so adding it here would turn the eyes twice."""
+    return runtime_api.direction_from_yaw_pitch(yaw, pitch) @ frame.T      # into armature axes
+
+
+def _target_locations(bones, target: str, centre: str, frame, angles: np.ndarray) -> np.ndarray:
+    """(T, 3) pose locations of one eye target control so that the ray from the eyeball
+    centre through it follows the eye's (yaw, pitch); the control keeps its rest distance."""
+    rest = bones[target]
+    eye, head = np.array(bones[centre].head_local), np.array(rest.head_local)
+    distance = float(np.linalg.norm(head - eye))
+    points = eye + distance * _gaze_directions(frame, angles[:, 0], angles[:, 1])
+    return (points - head) @ _location_axes(rest)   # rows: M^T (p - p0)
+
+
+def _location_axes(bone) -> np.ndarray:
+    """Armature-space axes a pose bone's location is measured along: its own rest axes, or,
+    with Local Location off (Rigify's eye_common), its parent's (the armature's if none)."""
+    if bone.use_local_location:
+        return np.array(bone.matrix_local.to_3x3())
+    return np.array(bone.parent.matrix_local.to_3x3()) if bone.parent else np.eye(3)
+
+
+def _eye_target_curves(binding, person) -> list:
+    """Location curves of eye target controls (Rigify eye.L/eye.R) for mappings that aim eyes."""
+    arm, m = binding.armature, binding.mapping
+    targets = mapping_format.eye_targets(m) or {}
+    frame = runtime_api.head_basis(axis_vector(m["forward_axis"]), axis_vector(m["up_axis"]))
+    curves = []
+    for side, columns in (("left", runtime_api.EYE_LEFT), ("right", runtime_api.EYE_RIGHT)):
+        target, centre = targets.get(side, ("", ""))
+        if target not in arm.pose.bones or centre not in arm.data.bones:
+            continue
+        loc = _target_locations(arm.data.bones, target, centre, frame, person.eyes[:, columns].astype(float))
+        path = f'pose.bones["{bpy.utils.escape_identifier(target)}"].location'
+        curves += [(path, i, GROUP_EYES, loc[:, i]) for i in range(3)]
+    return curves
+
+
 def _bone_curves(binding, person) -> list:
     if binding.armature is None:
         return []
@@ -136,7 +178,7 @@ def _bone_curves(binding, person) -> list:
         for more, _group in parts[1:]:
             q = quat_mul(q, more)
         curves += _rotation_curves(binding.armature.pose.bones[bone], q, parts[0][1])
-    return curves
+    return curves + _eye_target_curves(binding, person)
 
 
 # ---- actions, NLA and the user's own animation -----------------------------------------

@@ -10,7 +10,10 @@ name one key: their contributions are combined by ``combine[key]`` ("sum", the d
 and not missing). ``visemes``: ``{"set": "oculus" | "vrm", "keys": {viseme id: key}}`` solves
 viseme weights from the ARKit mouth per frame (viseme_solve). ``bone_channels``: a list of
 ``{"bone", "channel", "axis": "-X", "degrees", "offset_degrees"}`` turning a bone about its
-own local axis (sign in the axis) by ``degrees * channel``.
+own local axis (sign in the axis) by ``degrees * channel``. ``eyes``: ``{"left", "right"}``
+bones turned by the eye angles, or ``{"left_target", "right_target", "left_center",
+"right_center"}``: target controls (Rigify's ``eye.L``/``eye.R``) moved so the ray from each
+eyeball centre bone through its control follows that eye's angles.
 """
 from __future__ import annotations
 
@@ -99,3 +102,32 @@ def bone_channel_entries(mapping: dict) -> list[dict]:
         out.append({"bone": e["bone"], "channel": e["channel"], "axis": e.get("axis", "X"),
                     "degrees": float(e.get("degrees", 0.0)), "offset_degrees": float(e.get("offset_degrees", 0.0))})
     return out
+
+
+EYE_TARGET_KEYS = ("left_target", "right_target", "left_center", "right_center")
+
+
+def eye_targets(mapping: dict) -> dict[str, tuple[str, str]] | None:
+    """{"left": (target, centre), "right": ...} when the eyes are aimed by target controls,
+    None when they are not; ValueError when only some of the four bones are named (the eyes
+    would move apart)."""
+    eyes = mapping.get("eyes") or {}
+    named = {k: eyes.get(k) for k in EYE_TARGET_KEYS}
+    if not any(named.values()):
+        return None
+    bad = [k for k, v in named.items() if not isinstance(v, str) or not v]
+    if bad:
+        raise ValueError(f"eyes aimed by target controls need all of {', '.join(EYE_TARGET_KEYS)} as bone "
+                         f"names; missing or not a name: {', '.join(bad)}")
+    return {side: (named[f"{side}_target"], named[f"{side}_center"]) for side in ("left", "right")}
+
+
+def eye_center_bones(mapping: dict) -> tuple[str, str] | None:
+    """(left, right) bones whose heads are the eyeball centres: the centre bones of target
+    controls, else the turned eye bones; None when the mapping names neither."""
+    targets = eye_targets(mapping)
+    if targets:
+        return targets["left"][1], targets["right"][1]
+    eyes = mapping.get("eyes") or {}
+    left, right = eyes.get("left"), eyes.get("right")
+    return (left, right) if left and right else None

@@ -75,6 +75,7 @@ def complete_mapping(m: dict) -> dict:
     m.setdefault("eyes", {})
     axis_vector(m["forward_axis"]), axis_vector(m["up_axis"])    # validate early
     mapping_format.shape_targets(m, runtime_api.OUTPUT_FACE_CHANNELS)
+    mapping_format.eye_targets(m)
     for e in mapping_format.bone_channel_entries(m):
         axis_vector(e["axis"])
     return m
@@ -164,8 +165,9 @@ def _local_eye_center(binding: RigBinding) -> tuple[bpy.types.Object, Vector]:
     if arm is not None:
         if EYE_CENTER_PROP in arm:
             return arm, Vector(tuple(arm[EYE_CENTER_PROP]))
-        eyes = binding.mapping.get("eyes", {})
-        bones = [arm.data.bones.get(eyes.get(k, "")) for k in ("left", "right")]
+        # Eyeball-centre bones (Rigify's ORG-eye.L), not target controls out in front.
+        names = mapping_format.eye_center_bones(binding.mapping) or ("", "")
+        bones = [arm.data.bones.get(n) for n in names]
         if all(bones):
             return arm, (bones[0].head_local + bones[1].head_local) / 2
     eyes = rig_detect.eye_meshes(binding)
@@ -233,12 +235,20 @@ def missing_targets(binding: RigBinding) -> list[str]:
         return missing + ["head rotation (no armature)", "eye rotation (no armature)"]
     bones = arm.pose.bones
     missing += [f"bone {b!r}" for b in m.get("head", {}).get("bones", {}) if b not in bones]
-    missing += [f"bone {m['eyes'][k]!r}" for k in ("left", "right") if m["eyes"].get(k) and m["eyes"][k] not in bones]
+    missing += [f"bone {b!r}" for b in _eye_bone_names(m) if b not in bones]
     jaw = m.get("jaw", {})
     if jaw.get("degrees") and jaw.get("bone") not in bones:
         missing.append(f"bone {jaw.get('bone')!r}")
     missing += [f"bone {e['bone']!r}" for e in mapping_format.bone_channel_entries(m) if e["bone"] not in bones]
     return missing
+
+
+def _eye_bone_names(m: dict) -> list[str]:
+    """Every bone the eyes need: turned eye bones, or target controls and their centres."""
+    targets = mapping_format.eye_targets(m)
+    if targets:
+        return [b for side in ("left", "right") for b in targets[side]]
+    return [m["eyes"][k] for k in ("left", "right") if m["eyes"].get(k)]
 
 
 def animated_ids(binding: RigBinding) -> list:

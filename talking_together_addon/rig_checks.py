@@ -22,6 +22,8 @@ def keyed_targets(binding) -> tuple[list[str], list[str]]:
     bones = list(rig_binding.head_bone_shares(binding))
     eyes = [(m.get("eyes") or {}).get(s) for s in ("left", "right")]
     bones += [b for b in eyes if b and b in arm.pose.bones]
+    aimed = (mapping_format.eye_targets(m) or {}).values()    # a control moves only with its centre
+    bones += [t for t, c in aimed if t in arm.pose.bones and c in arm.pose.bones]
     jaw = m.get("jaw", {})
     if jaw.get("degrees") and jaw.get("bone") in arm.pose.bones:
         bones.append(jaw["bone"])

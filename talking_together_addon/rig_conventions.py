@@ -22,7 +22,10 @@ sources, not guesses:
 * MPFB / MakeHuman: default skeleton ``neck01-03``, ``head``, ``jaw``, ``eye.L``, ``eye.R``
   (mpfb2 ``rig.default.json``); face units as ``!ex-<ARKit name>`` shape keys.
 * Rigify: generated control bones ``neck``, ``head``, ``jaw_master`` beside ``ORG-``/``DEF-``/
-  ``MCH-`` bones.
+  ``MCH-`` bones. Eyes are aimed, not turned: target controls ``eye.L``/``eye.R`` under a master
+  (``eyes`` in the legacy super_face, ``eye_common`` in face/skin_eye) in front of the face;
+  ``MCH-eye.L`` tracks ``eye.L``, and ``ORG-``/``MCH-``/``DEF-eye.L`` have their heads at the
+  eyeball centre (rigify ``rigs/face/skin_eye.py``, ``rigs/faces/super_face.py``).
 """
 from __future__ import annotations
 
@@ -87,6 +90,8 @@ SKELETONS = (
     ("vrm", "VRM humanoid", {"neck": 0.4}, "head", ("leftEye", "rightEye"), "jaw"),
     ("default", "Talking Together head", {"neck": 0.4}, "head", ("eye.L", "eye.R"), "jaw"),
 )
+RIGIFY_EYE_TARGETS = {"left": ("eye.L", "eye_L"), "right": ("eye.R", "eye_R")}   # any case
+RIGIFY_EYE_CENTRES = ("ORG-", "MCH-", "DEF-")   # prefixes of the target's name, best first
 JAW_DEGREES = 18.0   # chin-down turn at jawOpen = 1 when a rig opens its mouth with a bone
 
 
@@ -216,6 +221,18 @@ def _bone_mapping(skeleton, bones: set, has_jaw_shape: bool) -> dict:
     return out
 
 
+def rigify_eyes(bones: set) -> dict:
+    """Rigify's eye target controls and the eyeball-centre bones beside them ({} if not both)."""
+    out = {}
+    for side, names in RIGIFY_EYE_TARGETS.items():
+        target = _find(bones, names)
+        centre = target and _find(bones, [p + target for p in RIGIFY_EYE_CENTRES])
+        if not centre:
+            return {}
+        out[f"{side}_target"], out[f"{side}_center"] = target, centre
+    return out
+
+
 # ---- the whole mapping ------------------------------------------------------------------
 def detect(shape_keys, bones=()) -> dict:
     """The mapping for a rig with these shape-key and bone names, in the preset format, with
@@ -236,8 +253,11 @@ def detect(shape_keys, bones=()) -> dict:
         mapping.update(_bone_mapping(skeleton, bones, "jawOpen" in shapes or bool(viseme_keys)))
         labels.insert(0, skeleton[1])
         if skeleton[0] == "rigify":
-            mapping["notes"] = ["Rigify's eyes follow the eye target controls (eye.L, eye.R), so gaze is not "
-                                "keyed on this rig; aim those controls by hand or add eye bones to a mapping file."]
+            mapping["eyes"] = rigify_eyes(bones)
+        if skeleton[0] == "rigify" and not mapping["eyes"]:
+            mapping["notes"] = ["Rigify's eyes follow the eye target controls, but this rig has no eye.L/eye.R "
+                                "beside ORG-eye.L/ORG-eye.R, so gaze is not keyed; aim the controls by hand "
+                                "or name them in a mapping file's eyes."]
     mapping["convention"] = " + ".join(labels) if labels else "Unknown"
     mapping["label"] = f"Detected: {mapping['convention']}"
     return mapping

@@ -11,7 +11,7 @@ import re
 import numpy as np
 from mathutils import Vector
 
-from . import rig_conventions
+from . import mapping_format, rig_conventions
 
 _EYE_NAME = {"L": re.compile(r"(eye[_. ]?(left|l)$|left[_ ]?eye|^eye[_. ]?l\b)", re.I),
              "R": re.compile(r"(eye[_. ]?(right|r)$|right[_ ]?eye|^eye[_. ]?r\b)", re.I)}
@@ -35,7 +35,7 @@ def _guess_axes(arm, mapping: dict) -> None:
     the eyes. Imported rigs (glTF, FBX) are not always -Y forward, Z up."""
     bones = arm.data.bones
     head = bones.get(next(reversed(mapping["head"]["bones"]), ""))
-    eyes = [bones.get(mapping["eyes"].get(k, "")) for k in ("left", "right")]
+    eyes = [bones.get(b) for b in mapping_format.eye_center_bones(mapping) or ("", "")]
     if head is None or not all(eyes):
         return
     neck = head.parent
@@ -118,14 +118,23 @@ def _moves_vertices(mesh, key_name: str) -> bool:
     return n > 0 and float(np.abs(a - b).max()) > 1e-6
 
 
+def _eyeball_bones(mapping: dict) -> set:
+    """Bones that carry the eyeballs: the turned eye bones, or for target controls the
+    centre bones (Rigify's eyeball meshes are weighted to DEF-eye.L, which turns with them)."""
+    centres = set(mapping_format.eye_center_bones(mapping) or ())
+    if mapping_format.eye_targets(mapping):
+        centres |= {p + c.split("-", 1)[-1] for c in centres for p in rig_conventions.RIGIFY_EYE_CENTRES}
+    return centres - {None, ""}
+
+
 def avoid_double_eyes(binding) -> None:
     """Eye bones and ``eyeLook*`` keys that turn the same eyeball would add up: key the bones
     (exact angles, vergence) and skip those keys, saying so in the binding's notes."""
-    eyes = binding.mapping.get("eyes", {})
     arm = binding.armature
-    eye_bones = {eyes.get(k) for k in ("left", "right")} - {None, ""}
-    if arm is None or not eye_bones or not eye_bones <= set(arm.data.bones.keys()):
+    mapped = set(mapping_format.eye_center_bones(binding.mapping) or ())
+    if arm is None or not mapped or not mapped <= set(arm.data.bones.keys()):
         return
+    eye_bones = _eyeball_bones(binding.mapping) & set(arm.data.bones.keys())
     entries = binding.mapping.get("shape_keys", {})
     look_keys = set()
     for ch in rig_conventions.EYE_LOOK:
@@ -140,5 +149,5 @@ def avoid_double_eyes(binding) -> None:
             binding.skipped_keys.update((mesh.name, k) for k in doubled)
             binding.notes.append(
                 f"{mesh.name!r}: its eyeLook shape keys turn the eyeball that the eye bones "
-                f"{' and '.join(sorted(eye_bones))} turn too; only the bones are keyed, so the eyes do "
+                f"{' and '.join(sorted(mapped))} turn too; only the bones are keyed, so the eyes do "
                 "not turn twice as far.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from talking_together_addon import rig_binding, rig_builder, rig_conventions, viseme_solve
 
@@ -153,12 +154,34 @@ def mpfb(scene, name):
     return arm, "!ex-jawOpen"
 
 
+def _rigify_eyes(arm) -> None:
+    """Rigify's aimed eyes: ORG-eye.L/R at the eyeball centres (carrying the eyeballs) track
+    target controls eye.L/R, children of a master 'eyes' in front of the face under the head.
+    The controls point up, as Rigify's do, so their local axes are not the armature's."""
+    _rename_bones(arm, {"eye.L": "ORG-eye.L", "eye.R": "ORG-eye.R"})
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode='EDIT')
+    eb = arm.data.edit_bones
+    ahead = [eb[f"ORG-eye.{s}"].head + Vector((0.0, -0.15, 0.0)) for s in "LR"]
+    middle = (ahead[0] + ahead[1]) / 2
+    master = eb.new("eyes")
+    master.head, master.tail, master.parent = middle, middle + Vector((0, 0, 0.03)), eb["head"]
+    for side, point in zip("LR", ahead):
+        control = eb.new(f"eye.{side}")
+        control.head, control.tail, control.parent = point, point + Vector((0, 0, 0.02)), master
+    bpy.ops.object.mode_set(mode='OBJECT')
+    for side in "LR":
+        track = arm.pose.bones[f"ORG-eye.{side}"].constraints.new('DAMPED_TRACK')
+        track.target, track.subtarget = arm, f"eye.{side}"
+
+
 def rigify(scene, name):
     """A generated Rigify rig: controls 'neck', 'head', 'jaw_master', eye target controls
-    'eye.L'/'eye.R', beside ORG-/DEF-/MCH- bones."""
+    'eye.L'/'eye.R' under 'eyes', beside ORG-/DEF- bones."""
     arm, _head = _base(scene, name)
     _rename_bones(arm, {"jaw": "jaw_master"})
-    _add_bones(arm, ("ORG-face", "DEF-spine.006", "MCH-eye.L"))
+    _add_bones(arm, ("ORG-face", "DEF-spine.006"))
+    _rigify_eyes(arm)
     return arm, "jawOpen"
 
 
@@ -180,5 +203,5 @@ def mouth_open_smile_only(scene, name):
 
 BUILDERS = {f.__name__: f for f in (arkit_variants, ready_player_me, character_creator, vroid, vrm1, mpfb,
                                      rigify, oculus_visemes_only, mouth_open_smile_only)}
-# Conventions whose eyes the bake does not turn with bones (Rigify eyes follow target controls).
-NO_EYE_BONES = {"rigify"}
+# Conventions whose eyes the bake aims with target controls instead of turning eye bones.
+AIMED_EYES = {"rigify"}
