@@ -8,7 +8,9 @@ name one key: their contributions are combined by ``combine[key]`` ("sum", the d
 "same" (default: a channel not listed drives the key named like it, plus
 ``shape_key_prefix``) or "skip" (a detected convention: unlisted channels are not targets
 and not missing). ``visemes``: ``{"set": "oculus" | "vrm", "keys": {viseme id: key}}`` solves
-viseme weights from the ARKit mouth per frame (viseme_solve). ``bone_channels``: a list of
+viseme weights from the ARKit mouth per frame (viseme_solve); an optional ``"binds": {viseme id:
+entries}`` (entries as in shape_keys) replaces a viseme's key by several weighted keys (a VRM
+expression may bind several, and ``keys`` keeps its first for the missing-key check). ``bone_channels``: a list of
 ``{"bone", "channel", "axis": "-X", "degrees", "offset_degrees"}`` turning a bone about its
 own local axis (sign in the axis) by ``degrees * channel``. ``eyes``: ``{"left", "right"}``
 bones turned by the eye angles, or ``{"left_target", "right_target", "left_center",
@@ -54,7 +56,7 @@ def channel_entries(mapping: dict, channels) -> dict[str, list[dict]]:
 
 
 def shape_targets(mapping: dict, channels) -> dict[str, dict]:
-    """key name -> {"sources": [(channel, weight)], "offset", "combine", "visemes": [id]}:
+    """key name -> {"sources": [(channel, weight)], "offset", "combine", "visemes": [(id, weight)]}:
     every contribution to one key gathered, so one key gets one curve."""
     targets: dict[str, dict] = {}
     combine = mapping.get("combine", {}) or {}
@@ -70,22 +72,31 @@ def shape_targets(mapping: dict, channels) -> dict[str, dict]:
             t = target(e["key"])
             t["sources"].append((ch, e["weight"]))
             t["offset"] += e["offset"]
-    for viseme, key in (mapping.get("visemes", {}) or {}).get("keys", {}).items():
+    for viseme, entries in viseme_entries(mapping).items():
         if viseme not in viseme_solve.VISEME_POSES:
             raise ValueError(f"unknown viseme {viseme!r}; use {', '.join(viseme_solve.OCULUS)}")
-        target(key)["visemes"].append(viseme)
+        for e in entries:
+            target(e["key"])["visemes"].append((viseme, e["weight"]))
     return targets
+
+
+def viseme_entries(mapping: dict) -> dict[str, list[dict]]:
+    """viseme id -> its target entries: the ``binds`` entries where given, else its one key."""
+    block = mapping.get("visemes", {}) or {}
+    binds = block.get("binds", {}) or {}
+    named = {v: _entries(k) for v, k in (block.get("keys", {}) or {}).items()}
+    return {**named, **{v: _entries(b) for v, b in binds.items()}}
 
 
 def target_values(targets: dict, face: np.ndarray, channels, clamp: bool = True) -> dict[str, np.ndarray]:
     """key name -> (T,) values of the face (T, len(channels)) after weights, visemes, combine."""
     index = {ch: i for i, ch in enumerate(channels)}
-    visemes = sorted({v for t in targets.values() for v in t["visemes"]})
+    visemes = sorted({v for t in targets.values() for v, _w in t["visemes"]})
     solved = viseme_solve.viseme_weights(face, channels, visemes) if visemes else None
     out = {}
     for key, t in targets.items():
         parts = [w * face[:, index[ch]].astype(float) for ch, w in t["sources"]]
-        parts += [solved[:, visemes.index(v)] for v in t["visemes"]]
+        parts += [w * solved[:, visemes.index(v)] for v, w in t["visemes"]]
         stacked = np.stack(parts) if parts else np.zeros((1, len(face)))
         value = stacked.max(axis=0) if t["combine"] == "max" else stacked.sum(axis=0)
         value = value + t["offset"]

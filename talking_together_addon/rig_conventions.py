@@ -12,7 +12,8 @@ sources, not guesses:
 * Oculus / Meta visemes: ``viseme_sil, PP, FF, TH, DD, kk, CH, SS, nn, RR, aa, E, I, O, U``
   (OVRLipSync order; OpenXR ``XR_META_face_tracking_visemes`` spells the last three IH, OH,
   OU; VRChat uses ``vrc.v_*``).
-* VRM: 1.0 expression presets ``aa ih ou ee oh blink blinkLeft blinkRight lookUp ...``;
+* VRM: 1.0 expression presets ``aa ih ou ee oh blink blinkLeft blinkRight lookUp ...``
+  (bound to the model's own key names by the VRM add-on: vrm_bindings);
   0.x presets ``A I U E O Blink Blink_L Blink_R ...`` (three-vrm types); VRoid Studio meshes
   name them ``Fcl_MTH_A``, ``Fcl_EYE_Close_L`` ...; VRoid bones ``J_Bip_C_Neck``,
   ``J_Bip_C_Head``, ``J_Adj_L_FaceEye``, ``J_Adj_R_FaceEye``.
@@ -233,11 +234,26 @@ def rigify_eyes(bones: set) -> dict:
     return out
 
 
+# ---- VRM expression bindings --------------------------------------------------------------
+def _apply_vrm_expressions(mapping: dict, labels: list, expressions: dict) -> None:
+    """The VRM add-on's expression bindings (vrm_bindings.expression_mapping) name the keys for
+    sure, so they replace what the names suggested for the channels and visemes they bind."""
+    if not expressions:
+        return
+    mapping["shape_keys"].update(expressions["shape_keys"])
+    visemes = expressions["visemes"]
+    if visemes:
+        mapping["visemes"] = {"set": "vrm", "keys": {v: entries[0]["key"] for v, entries in visemes.items()},
+                              "binds": visemes}
+    labels.append(f"VRM expressions ({len(visemes)} visemes, {len(expressions['shape_keys'])} eye channels)")
+
+
 # ---- the whole mapping ------------------------------------------------------------------
-def detect(shape_keys, bones=()) -> dict:
+def detect(shape_keys, bones=(), vrm_expressions=None) -> dict:
     """The mapping for a rig with these shape-key and bone names, in the preset format, with
     ``convention`` (a label) and ``unlisted_channels: skip``: channels the rig's convention
-    has no target for are left out, not reported missing."""
+    has no target for are left out, not reported missing. ``vrm_expressions``: the bound
+    keys the VRM add-on's expressions name (vrm_bindings.expression_mapping), if any."""
     keys, bones = set(shape_keys), set(bones)
     shapes, labels = _shape_mapping(keys)
     viseme_set, viseme_keys = _visemes(keys)
@@ -247,10 +263,12 @@ def detect(shape_keys, bones=()) -> dict:
                "shape_keys": shapes, "head": {"bones": {}, "axes": "auto"}, "jaw": {}, "eyes": {}}
     if viseme_keys:
         mapping["visemes"] = {"set": viseme_set, "keys": viseme_keys}
+    _apply_vrm_expressions(mapping, labels, vrm_expressions)
+    viseme_keys = viseme_keys or (mapping.get("visemes") or {}).get("keys", {})
     skeleton = _pick_skeleton(bones)
     if skeleton is not None:
         # A jaw bone would open the mouth a second time where shapes or visemes already do.
-        mapping.update(_bone_mapping(skeleton, bones, "jawOpen" in shapes or bool(viseme_keys)))
+        mapping.update(_bone_mapping(skeleton, bones, "jawOpen" in mapping["shape_keys"] or bool(viseme_keys)))
         labels.insert(0, skeleton[1])
         if skeleton[0] == "rigify":
             mapping["eyes"] = rigify_eyes(bones)

@@ -11,7 +11,7 @@ import re
 import numpy as np
 from mathutils import Vector
 
-from . import mapping_format, rig_conventions
+from . import mapping_format, rig_conventions, vrm_bindings
 
 _EYE_NAME = {"L": re.compile(r"(eye[_. ]?(left|l)$|left[_ ]?eye|^eye[_. ]?l\b)", re.I),
              "R": re.compile(r"(eye[_. ]?(right|r)$|right[_ ]?eye|^eye[_. ]?r\b)", re.I)}
@@ -59,15 +59,22 @@ def _axis_unit(spec: str) -> np.ndarray:
 
 def detected_mapping(arm, meshes) -> dict:
     """The mapping of the rig's convention, found from its shape-key and bone names."""
-    keys = set()
-    for mesh in meshes:
-        keys.update(mesh.data.shape_keys.key_blocks.keys())
+    keys_by_mesh = {mesh.name: set(mesh.data.shape_keys.key_blocks.keys()) for mesh in meshes}
+    keys = set().union(*keys_by_mesh.values())
     bones = set(arm.data.bones.keys()) if arm is not None else set()
-    mapping = rig_conventions.detect(keys, bones)
+    mapping = rig_conventions.detect(keys, bones, _vrm_expressions(arm, keys_by_mesh))
     mapping["name"] = "auto"
     if arm is not None and mapping["head"]["bones"]:
         _guess_axes(arm, mapping)
     return mapping
+
+
+def _vrm_expressions(arm, keys_by_mesh: dict) -> dict:
+    """The keys the VRM add-on's expression bindings on the armature name (VRM imports keep
+    the model's own key names, so only these bindings say which key is a viseme or blink)."""
+    if arm is None:
+        return {}
+    return vrm_bindings.expression_mapping(vrm_bindings.expression_binds(arm.data), keys_by_mesh)
 
 
 # ---- eyes ------------------------------------------------------------------------------

@@ -146,6 +146,66 @@ def vrm1(scene, name):
     return arm, "aa"
 
 
+# VRM avatars as the VRM add-on imports them: keys under the model's own names (none a
+# convention spells), and which is which only in the add-on's expression bindings, stored here
+# as the raw ID properties it leaves on the armature data (pointer ``bpy_object``, 0.x enum
+# ``preset_name`` as its number, an unset ``weight`` meaning 1).
+BOUND_VOWELS = {"aa": "Face.M_F00_000_00_Fcl_MTH_A", "ih": "Face.M_F00_000_00_Fcl_MTH_I",
+                "ou": "Face.M_F00_000_00_Fcl_MTH_U", "e": "Face.M_F00_000_00_Fcl_MTH_E",
+                "oh": "Face.M_F00_000_00_Fcl_MTH_O"}
+BOUND_BLINKS = {"eyeBlinkLeft": "Eye_Shut_Left_Lid", "eyeBlinkRight": "Eye_Shut_Right_Lid"}
+BOUND_EXTRA = "Mouth_Open_Wide"          # a second key the "aa" expression drives
+
+
+def _bound_keys(scene, name):
+    arm, head = _base(scene, name)
+    for v, key in BOUND_VOWELS.items():
+        add_key(head, key, _viseme_offset(head, v))
+    add_key(head, BOUND_EXTRA, _offset(head, "jawOpen"))
+    for ch, key in BOUND_BLINKS.items():
+        add_key(head, key, _offset(head, ch))
+    _drop_arkit(head)
+    return arm, head
+
+
+def _raw_bind(mesh, key, weight=None, mesh_field="node") -> dict:
+    bind = {mesh_field: {"bpy_object": mesh}, "index": key}
+    if weight is not None:
+        bind["weight"] = weight
+    return bind
+
+
+def _bound_expressions(head, mesh_field) -> dict:
+    """VRM 1.0 expression name -> raw binds: 'aa' drives two keys, one at a partial weight."""
+    vrm1 = {"aa": "aa", "ih": "ih", "ou": "ou", "e": "ee", "oh": "oh"}
+    out = {vrm1[v]: [_raw_bind(head, key, mesh_field=mesh_field)] for v, key in BOUND_VOWELS.items()}
+    out["aa"].append(_raw_bind(head, BOUND_EXTRA, 0.6, mesh_field))
+    out["ee"][0]["weight"] = 0.9
+    out["blinkLeft"] = [_raw_bind(head, BOUND_BLINKS["eyeBlinkLeft"], 1.0, mesh_field)]
+    out["blinkRight"] = [_raw_bind(head, BOUND_BLINKS["eyeBlinkRight"], 1.0, mesh_field)]
+    return out
+
+
+def vrm1_bound(scene, name):
+    """VRM 1.0: vrm1.expressions.preset.<aa|...|blink_left>.morph_target_binds."""
+    arm, head = _bound_keys(scene, name)
+    attrs = {"blinkLeft": "blink_left", "blinkRight": "blink_right"}
+    preset = {attrs.get(n, n): {"morph_target_binds": binds} for n, binds in _bound_expressions(head, "node").items()}
+    arm.data["vrm_addon_extension"] = {"vrm1": {"expressions": {"preset": preset}}}
+    return arm, BOUND_VOWELS["aa"]
+
+
+def vrm0_bound(scene, name):
+    """VRM 0.x: vrm0.blend_shape_master.blend_shape_groups[i] with preset_name (a number) and binds."""
+    arm, head = _bound_keys(scene, name)
+    numbers = {"aa": 2, "ih": 3, "ou": 4, "ee": 5, "oh": 6, "blinkLeft": 16, "blinkRight": 17}
+    groups = [{"name": n, "preset_name": numbers[n], "binds": binds}
+              for n, binds in _bound_expressions(head, "mesh").items()]
+    groups.append({"name": "Joy", "preset_name": 8, "binds": [_raw_bind(head, BOUND_EXTRA, 1.0, "mesh")]})
+    arm.data["vrm_addon_extension"] = {"vrm0": {"blend_shape_master": {"blend_shape_groups": groups}}}
+    return arm, BOUND_VOWELS["aa"]
+
+
 def mpfb(scene, name):
     arm, head = _base(scene, name)
     for key in list(head.data.shape_keys.key_blocks)[1:]:
@@ -201,7 +261,7 @@ def mouth_open_smile_only(scene, name):
     return arm, "mouthOpen"
 
 
-BUILDERS = {f.__name__: f for f in (arkit_variants, ready_player_me, character_creator, vroid, vrm1, mpfb,
-                                     rigify, oculus_visemes_only, mouth_open_smile_only)}
+BUILDERS = {f.__name__: f for f in (arkit_variants, ready_player_me, character_creator, vroid, vrm1, vrm1_bound,
+                                     vrm0_bound, mpfb, rigify, oculus_visemes_only, mouth_open_smile_only)}
 # Conventions whose eyes the bake aims with target controls instead of turning eye bones.
 AIMED_EYES = {"rigify"}
