@@ -150,9 +150,13 @@ def avoid_double_eyes(binding) -> None:
         if isinstance(value, (dict, list)):
             look_keys.update(e["key"] for e in (value if isinstance(value, list) else [value]) if isinstance(e, dict))
     for mesh in binding.face_meshes:
+        # The bone test first: it rules out most meshes without reading any vertex (this runs
+        # on every resolve, the viewport preview's redraws included).
+        if not _turned_by_eye_bone(mesh, eye_bones):
+            continue
         blocks = mesh.data.shape_keys.key_blocks
         doubled = sorted(k for k in look_keys if k in blocks and _moves_vertices(mesh, k))
-        if doubled and _turned_by_eye_bone(mesh, eye_bones):
+        if doubled:
             binding.skipped_keys.update((mesh.name, k) for k in doubled)
             binding.notes.append(
                 f"{mesh.name!r}: its eyeLook shape keys turn the eyeball that the eye bones "
