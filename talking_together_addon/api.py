@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import bpy
 
 from . import audio_source, jobs, turns_store
+from .mapping_format import AUTO_MAPPING
 from .properties import FREE_LAYOUT, mapping_choice
 from .runtime import ADDON_PACKAGE, require_pytorch, runtime_api
 
@@ -79,8 +80,8 @@ def resolve_pair(rig_a, rig_b, mapping_a: str | None = None, mapping_b: str | No
     """Two RigBindings, or ValueError naming the problem."""
     check_pair(rig_a, rig_b)
     from . import rig_binding
-    return (rig_binding.resolve_rig(rig_a, mapping_a or rig_binding.AUTO_MAPPING),
-            rig_binding.resolve_rig(rig_b, mapping_b or rig_binding.AUTO_MAPPING))
+    return (rig_binding.resolve_rig(rig_a, mapping_a or AUTO_MAPPING),
+            rig_binding.resolve_rig(rig_b, mapping_b or AUTO_MAPPING))
 
 
 def check_bindings(bindings) -> list[str]:

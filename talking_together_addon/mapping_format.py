@@ -23,6 +23,7 @@ import numpy as np
 
 from . import viseme_solve
 
+AUTO_MAPPING = "auto"     # the mapping name that means: detect the rig's convention from its names
 COMBINE_MODES = ("sum", "max")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 from mathutils import Vector
 
+from .mapping_format import AUTO_MAPPING
 from .properties import mapping_choice
 from .runtime import runtime_api
 
@@ -25,7 +26,7 @@ def head_frame(obj, mapping: str | None = None):
     resolves, else from the object itself (origin at the eyes, facing -Y as Blender characters do)."""
     try:
         from . import rig_binding
-        eye, forward, up = rig_binding.head_frame(rig_binding.resolve_rig(obj, mapping or "auto"))
+        eye, forward, up = rig_binding.head_frame(rig_binding.resolve_rig(obj, mapping or AUTO_MAPPING))
         return Vector(eye), Vector(forward).normalized(), Vector(up).normalized()
     except Exception:   # a rig that does not resolve: keep drawing something sensible
         m = obj.matrix_world
@@ -46,7 +47,7 @@ def _mapping(settings, who: str) -> str:
     try:
         return mapping_choice(settings, who)
     except ValueError:      # File chosen without a file: draw with the detected mapping
-        return "auto"
+        return AUTO_MAPPING
 
 
 def layout_lines(scene) -> list[tuple[tuple, tuple, tuple]]:

@@ -8,6 +8,7 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty,
                        PointerProperty, StringProperty)
 
+from .mapping_format import AUTO_MAPPING
 from .runtime import runtime_api
 from .vse_compat import all_strips
 
@@ -49,7 +50,7 @@ def mapping_presets() -> list[str]:
     return names or ["default"]
 
 
-AUTO_MAPPING, FILE_MAPPING = "auto", "FILE"
+FILE_MAPPING = "FILE"
 
 
 def user_mapping_dir() -> str:

@@ -14,11 +14,11 @@ import numpy as np
 from mathutils import Vector
 
 from . import mapping_format, rig_detect
+from .mapping_format import AUTO_MAPPING
 from .rig_math import axis_vector
 from .runtime import runtime_api
 
 DEFAULT_MAPPING = "arkit_default"
-AUTO_MAPPING = "auto"     # detect the rig's convention from its names
 EYE_CENTER_PROP = "tt_eye_center"
 
 

@@ -63,7 +63,7 @@ def detected_mapping(arm, meshes) -> dict:
     keys = set().union(*keys_by_mesh.values())
     bones = set(arm.data.bones.keys()) if arm is not None else set()
     mapping = rig_conventions.detect(keys, bones, _vrm_expressions(arm, keys_by_mesh))
-    mapping["name"] = "auto"
+    mapping["name"] = mapping_format.AUTO_MAPPING
     if arm is not None and mapping["head"]["bones"]:
         _guess_axes(arm, mapping)
     return mapping
