@@ -29,7 +29,7 @@ from .presets import PRESETS_DIR, preset_names, read_preset
 from .result import OUTPUT_FORMATS, ConversationResult, PersonTrack, check_output_path
 from .settings import DEFAULTS, DEVICES, MAX_BLINKS_PER_MINUTE, MAX_GUIDANCE, MAX_STEPS, GenerationSettings
 from .timebase import MODEL_FPS
-from .turn_files import read_turns, write_turns
+from .turn_files import parse_speakers, read_turns, write_turns
 from .turns import Turn, Turns
 
 Progress = Callable[[float, str], None]
@@ -42,8 +42,9 @@ __all__ = [
     "OUTPUT_FORMATS", "OutputError", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES",
     "TalkingTogetherError", "Turn", "Turns", "TurnsError", "analyse_turns", "audio_clip", "check_output_path",
     "conversation_audio", "default_head", "default_weights", "direction_from_yaw_pitch", "generate",
-    "head_basis", "layout_presets", "load_result", "prefer_passive_waiting", "preload", "preset_layout",
-    "preset_names", "read_preset", "read_turns", "write_atomically", "write_atomically_by_name", "write_turns",
+    "head_basis", "layout_presets", "load_result", "parse_speakers", "prefer_passive_waiting", "preload",
+    "preset_layout", "preset_names", "read_preset", "read_turns", "write_atomically",
+    "write_atomically_by_name", "write_turns",
 ]
 
 

@@ -70,10 +70,7 @@ def read_turns(args, audio):
     """The --turns file (checked against the audio's length), or None to analyse the audio."""
     if not args.turns:
         return None
-    speakers = tuple(n.strip() for n in args.speakers.split(",")) if args.speakers else None
-    if speakers is not None and len(speakers) != 2:
-        raise ValueError(f"--speakers {args.speakers!r}: name two labels, A's first (e.g. agent,caller)")
-    return api.read_turns(args.turns, speakers=speakers, duration=audio.duration)
+    return api.read_turns(args.turns, speakers=api.parse_speakers(args.speakers), duration=audio.duration)
 
 
 def cmd_turns(args) -> int:

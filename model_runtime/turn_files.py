@@ -51,6 +51,18 @@ def read_turns(path, speakers: tuple[str, str] | None = None, recording: str | N
     return Turns(spans, source=path, speakers=labels).checked(duration)
 
 
+def parse_speakers(text: str | None) -> tuple[str, str] | None:
+    """'agent, caller' -> ('agent', 'caller'): the labels of A and B in a turns file; empty ->
+    None (A and B in order of first appearance)."""
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    if not names:
+        return None
+    if len(names) != 2:
+        raise TurnsError(f"Speakers {text!r}: name exactly two, A's first, comma separated (e.g. "
+                         "agent, caller), or leave it empty.")
+    return names[0], names[1]
+
+
 def turns_format(path: str, text: str = "") -> str:
     """rttm, audacity or csv: by the file's extension, else by its first line."""
     fmt = _EXTENSIONS.get(os.path.splitext(path)[1].lower())

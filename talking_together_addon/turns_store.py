@@ -146,17 +146,6 @@ def analyse(scene=None, audio=None):
     return turns
 
 
-def parse_speakers(text: str):
-    """'agent, caller' -> ('agent', 'caller'); empty -> None (A and B by first appearance)."""
-    names = [n.strip() for n in (text or "").split(",") if n.strip()]
-    if not names:
-        return None
-    if len(names) != 2:
-        raise runtime_api.TurnsError(f"Speakers {text!r}: name exactly two, A's first, comma "
-                                     "separated (e.g. agent, caller), or leave it empty.")
-    return tuple(names)
-
-
 def read_file(scene, path: str, speakers=None, audio=None):
     """A turns file read and checked against the dialogue's length (when the audio can be
     found); returns (turns, audio start frame). Raises, changing nothing, on a bad file."""

@@ -113,7 +113,7 @@ class TALKINGTOGETHER_OT_import_turns(_TurnsOperator, ImportHelper):
     filter_glob: StringProperty(default=FILE_FILTER, options={'HIDDEN'})
 
     def edit(self, scene):
-        speakers = turns_store.parse_speakers(turns_store.settings(scene).speakers)
+        speakers = runtime_api.parse_speakers(turns_store.settings(scene).speakers)
         turns = turns_store.import_file(scene, self.filepath, speakers=speakers)
         return f"Imported {len(turns)} turns ({turns.speakers[0]} is A, {turns.speakers[1]} is B)"
 
