@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from model_runtime.audio import AudioClip, read_clip  # noqa: E402
+from model_runtime.audio_files import AudioClip, read_clip  # noqa: E402
 
 RATES = (8000, 16000, 22050, 44100, 48000, 96000, 22051, 44101, 47999, 192001)
 

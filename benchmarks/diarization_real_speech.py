@@ -41,7 +41,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from model_runtime import roles  # noqa: E402
-from model_runtime.audio import AudioClip, ConversationAudio, read_clip  # noqa: E402
+from model_runtime.audio import ConversationAudio  # noqa: E402
+from model_runtime.audio_files import AudioClip, read_clip  # noqa: E402
 from model_runtime.masks import runs  # noqa: E402
 from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE  # noqa: E402
 
@@ -123,9 +124,9 @@ def load(path: str, mode: str, snr: float | None) -> ConversationAudio:
     audio = ConversationAudio.from_file(path, mode=mode)
     if snr is None:
         return audio
-    tracks = None if audio.tracks is None else np.stack([add_noise(x, snr) for x in audio.tracks])
-    mix = add_noise(audio.mix, snr) if tracks is None else tracks.sum(0)
-    return ConversationAudio(mix=mix, tracks=tracks, start_time=0.0, mode=mode)
+    if audio.tracks is None:
+        return ConversationAudio.from_signals(mix=add_noise(audio.mix, snr))
+    return ConversationAudio.from_signals(tracks=np.stack([add_noise(x, snr) for x in audio.tracks]))
 
 
 def segments_text(act: np.ndarray) -> str:
@@ -189,7 +190,7 @@ def synthetic_corpus(folder: str, raw: bool) -> None:
         z = np.load(path)
         mix = z["mix"].astype(np.float32) / 32767.0
         ref = z["activity"].astype(bool)
-        hyp = hypothesis(ConversationAudio(mix=mix, tracks=None, start_time=0.0, mode="mixed"), raw)
+        hyp = hypothesis(ConversationAudio.from_signals(mix=mix), raw)
         hyp = np.pad(hyp, ((0, 0), (0, max(0, ref.shape[1] - hyp.shape[1]))))[:, :ref.shape[1]]
         hyp = max((hyp, hyp[::-1]), key=lambda h: frame_ok(h, ref).mean())
         turns = [turn_ok(hyp, k, slice(s, e)) for k, s, e in single_speaker_turns(ref)]

@@ -37,7 +37,7 @@ def synthetic_dialogue(seconds: float):
     syllables = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)
     pauses = (t % 4) < 3.4
     mix = (0.2 * voice * syllables * pauses).astype(np.float32)
-    return ConversationAudio(mix=mix, tracks=None, start_time=0.0, mode="mixed")
+    return ConversationAudio.from_signals(mix=mix)
 
 
 def measure(seconds: float, device: str, steps: int, guidance: float, whole: bool) -> dict:

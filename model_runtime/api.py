@@ -42,6 +42,7 @@ __all__ = [
     "OUTPUT_FORMATS", "OutputError", "PRESETS_DIR", "PersonTrack", "Progress", "ROLE_NAMES",
     "TalkingTogetherError", "Turn", "Turns", "TurnsError", "analyse_turns", "audio_clip", "check_output_path",
     "conversation_audio", "default_head", "default_weights", "direction_from_yaw_pitch", "generate",
+    "generate_to_file",
     "head_basis", "layout_presets", "load_result", "parse_speakers", "prefer_passive_waiting", "preload",
     "preset_layout", "preset_names", "read_preset", "read_turns", "write_atomically",
     "write_atomically_by_name", "write_turns",
@@ -59,6 +60,17 @@ def generate(audio, poses: tuple[HeadPose, HeadPose], settings: GenerationSettin
     from it stops generation and nothing is returned."""
     from . import pipeline
     return pipeline.generate(audio, poses, settings, progress=progress, swap=swap, turns=turns)
+
+
+def generate_to_file(audio, poses: tuple[HeadPose, HeadPose], path, settings: GenerationSettings = DEFAULTS,
+                     progress: Progress | None = None, swap: bool = False, turns: Turns | None = None,
+                     meta: dict | None = None):
+    """generate, written to ``path`` (.npz, .json or .csv) as it is made: for any length of
+    dialogue, memory stays that of a few minutes (the result is never whole in memory). The
+    file appears whole or not at all; ``meta`` is added to the file's header. Returns the path."""
+    from . import pipeline
+    return pipeline.generate_to_file(audio, poses, path, settings, progress=progress, swap=swap, turns=turns,
+                                     meta=meta)
 
 
 def analyse_turns(audio) -> Turns:

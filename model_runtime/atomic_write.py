@@ -16,13 +16,15 @@ target's own folder, created exclusively (``tempfile.mkstemp``: O_EXCL, O_NOFOLL
 
 Temporaries are named ``.<name>.<host>.<pid>.<random><suffix>``; one left by a killed process
 (same host, that process gone, owned by us) is removed the next time the same output is
-written. Only the standard library is used: the add-on's batch runner imports this without
-PyTorch.
+written. So is a scratch folder of the same name (``reserve_temporary_folder``: the spools of
+a result written piece by piece). Only the standard library is used: the add-on's batch runner
+imports this without PyTorch.
 """
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import stat
 import tempfile
@@ -98,7 +100,8 @@ def _pid_gone(pid: int) -> bool:
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove temporaries of ``path`` left by killed processes on this machine; returns them.
-    Never touches another host's, a live process's, another user's, or anything not a file."""
+    Never touches another host's, a live process's, another user's, or anything not a file or
+    a folder (a link is left alone)."""
     path = Path(path)
     folder, prefix = path.parent, _prefix(path) + _host() + "."
     removed = []
@@ -115,8 +118,13 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         stale = folder / name
         try:
             st = os.lstat(stale)
-            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid():
+            if st.st_uid != os.getuid():
+                continue
+            if stat.S_ISREG(st.st_mode):
                 os.unlink(stale)
+                removed.append(stale)
+            elif stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(stale)
                 removed.append(stale)
         except OSError:
             pass
@@ -148,6 +156,19 @@ def reserve_temporary(path: str | os.PathLike, suffix: str = TEMP_SUFFIX) -> tup
     except OSError as exc:
         raise _error(path, exc) from exc
     return fd, Path(tmp)
+
+
+def reserve_temporary_folder(path: str | os.PathLike) -> Path:
+    """A new private folder (mode 0700) beside ``path`` for a writer's scratch files, named like
+    its temporaries; OutputError when the folder cannot take it. The caller removes it."""
+    path = Path(path)
+    _make_folder(path)
+    remove_stale_temporaries(path)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{_prefix(path)}{_host()}.{os.getpid()}.", suffix=TEMP_SUFFIX,
+                                     dir=path.parent))
+    except OSError as exc:
+        raise _error(path, exc) from exc
 
 
 def _discard(tmp: Path) -> None:

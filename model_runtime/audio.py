@@ -1,246 +1,219 @@
-"""Read audio files and clips into one 16 kHz conversation timeline.
+"""The conversation's audio on one 16 kHz timeline: clips (or signals) read on demand.
 
-Everything here is numpy + soundfile (resampling.py adds torch), because Blender's Python
-ships no scipy or librosa. Files are read span by span (only the part a clip plays) and block by block, so a
-two-hour recording never sits in memory at its original rate and channel count.
+A ``ConversationAudio`` holds where its sound comes from, not the sound: each pass over the
+conversation (the scan made here, the speaker analysis, the sampler's stretches) opens the
+files and reads the blocks it needs (``reading``). The scan, made when the audio is built,
+checks it (NaN, silence, length) and keeps what later steps need of the whole file per frame
+(audio_scan.py), so memory does not grow with the length of the dialogue.
 """
 from __future__ import annotations
 
 import math
-import os
+import tempfile
+import threading
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from typing import Iterator
 
 import numpy as np
-import soundfile as sf
 
-from . import resampling
+from .audio_files import MAX_DURATION_S, AudioClip, ClipReader, file_channels
+from .audio_scan import AudioScan, Reader, scan
 from .errors import AudioError
-from .resampling import check_sample_rate
-from .timebase import HOP, SAMPLE_RATE
+from .timebase import SAMPLE_RATE
 
-MAX_DURATION_S = 7200.0
 MIN_DURATION_S = 0.5
 
 _SILENT_PEAK = 1e-4             # -80 dBFS
 _SILENT_FRAME_RMS = 1e-4        # loudest 1 % of 40 ms frames below -80 dBFS: no speech
-_LOUD_PEAK = 2.0 ** 8           # louder (float files, huge gains) is scaled down, see _in_range
+_LOUD_PEAK = 2.0 ** 8           # louder (float files, huge gains) is scaled down, see _build
 
 
-# --------------------------------------------------------------------------- clips
-@dataclass
-class AudioClip:
-    """A span of an audio file placed on the conversation timeline (a VSE sound strip)."""
-    path: str
-    source_start: float = 0.0          # seconds into the file where playback starts
-    timeline_start: float = 0.0        # seconds on the conversation timeline
-    duration: float | None = None      # None (or past the end): to the end of the file
-    gain: float = 1.0
-    channel: int | None = None         # None: downmix to mono; 0/1: take that channel
+class _ClipSource:
+    """Groups of clips on one timeline: one group (a mix) or one per person."""
+
+    def __init__(self, groups: list[list[AudioClip]]):
+        clips = [c for g in groups for c in g]
+        if not clips:
+            raise AudioError("no audio given: add at least one sound strip or audio file.")
+        for c in clips:
+            if not math.isfinite(c.timeline_start):
+                raise AudioError(f"clip of {c.path}: timeline_start must be finite")
+        self.groups = groups
+        self.start_time = min(c.timeline_start for c in clips)
+        with self.reading_clips() as readers:      # opening checks every file before any is read
+            self.length = max(self._offset(r.clip) + r.length for g in readers for r in g)
+
+    def _offset(self, clip: AudioClip) -> int:
+        return int(round((clip.timeline_start - self.start_time) * SAMPLE_RATE))
+
+    @contextmanager
+    def reading_clips(self) -> Iterator[list[list[ClipReader]]]:
+        with ExitStack() as stack:
+            yield [[stack.enter_context(ClipReader(c)) for c in g] for g in self.groups]
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        with self.reading_clips() as readers:
+            def read(lo: int, hi: int) -> np.ndarray:
+                out = np.zeros((len(readers), hi - lo), dtype=np.float32)
+                for g, group in enumerate(readers):
+                    for r in group:              # overlapping clips of one person are summed
+                        i = self._offset(r.clip)
+                        a, b = max(lo, i), min(hi, i + r.length)
+                        if b > a:
+                            out[g, a - lo:b - lo] += r.read(a - i, b - i)
+                return out
+            yield read
 
 
-def _open(path: str) -> sf.SoundFile:
-    if not os.path.isfile(path):
-        raise AudioError(f"audio file not found: {path}")
-    try:
-        f = sf.SoundFile(path)
-    except Exception as exc:   # libsndfile reports corrupt and unsupported files alike
-        raise AudioError(f"cannot read audio file {path}: {exc}. Use a WAV, FLAC, OGG or MP3 "
-                         "file, or re-export it from your audio editor.") from None
-    try:
-        check_sample_rate(f.samplerate, f"audio file {path}")
-    except AudioError:
-        f.close()
-        raise
-    return f
+class _SpooledSource:
+    """A clip source's 16 kHz signals copied to an anonymous temporary file as the scan reads
+    them, so that later passes (speaker analysis, the sampler's stretches) read raw floats
+    instead of decoding and resampling the files again. The file goes when the audio does."""
 
+    def __init__(self, clips: _ClipSource, groups: int):
+        self.clips, self.groups = clips, groups
+        self.length, self.start_time = clips.length, clips.start_time
+        self.file = tempfile.TemporaryFile(prefix="talking_together_audio_")
+        self.written = 0                                  # samples copied so far
+        self.whole = False
+        self.lock = threading.Lock()
 
-def _clip_span(clip: AudioClip, f: sf.SoundFile) -> tuple[int, int]:
-    """(first frame, frame count) of the file that the clip plays."""
-    sr, total = f.samplerate, f.frames
-    if total <= 0:
-        raise AudioError(f"audio file {clip.path} is empty (0 samples).")
-    if not (math.isfinite(clip.source_start) and clip.source_start >= 0):
-        raise AudioError(f"clip of {clip.path}: source_start must be >= 0, got {clip.source_start}")
-    start = int(round(clip.source_start * sr))
-    if start >= total:
-        raise AudioError(f"clip of {clip.path} starts at {clip.source_start:.2f} s but the file "
-                         f"is only {total / sr:.2f} s long.")
-    frames = total - start
-    if clip.duration is not None:
-        if not (math.isfinite(clip.duration) and clip.duration > 0):
-            raise AudioError(f"clip of {clip.path}: duration must be > 0, got {clip.duration}")
-        frames = min(frames, int(round(clip.duration * sr)))
-    if frames / sr > MAX_DURATION_S:
-        raise AudioError(f"audio {clip.path} is {frames / sr / 60:.1f} min long; at most "
-                         f"{MAX_DURATION_S / 60:.0f} min is supported. Split the conversation "
-                         "into shorter shots.")
-    return start, max(frames, 1)
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        if self.whole:
+            yield self._read_spool
+            return
+        with self.clips.reading() as read:               # the scan: read the clips, copy them
+            def read_and_copy(lo: int, hi: int) -> np.ndarray:
+                out = read(lo, hi)
+                a, b = max(lo, self.written), min(hi, self.length)
+                if a == self.written and b > a:
+                    try:
+                        self.file.write(np.ascontiguousarray(out[:, a - lo:b - lo].T).tobytes())
+                        self.written = b
+                    except OSError:                # a full temporary disk: read the clips again
+                        self.written = -1
+                return out
+            yield read_and_copy
+        self.whole = self.written == self.length
+        if self.whole:
+            self.file.flush()
 
-
-def _read_mono(f: sf.SoundFile, clip: AudioClip, start: int, lo: int, hi: int) -> np.ndarray:
-    """Frames [lo, hi) of the clip's span, as the clip's mono signal (zeros outside)."""
-    n = hi - lo
-    a, b = max(lo, 0), min(hi, _span_frames(f, start, clip))
-    out = np.zeros(n, dtype=np.float32)
-    if b <= a:
+    def _read_spool(self, lo: int, hi: int) -> np.ndarray:
+        out = np.zeros((self.groups, hi - lo), dtype=np.float32)
+        a, b = max(lo, 0), min(hi, self.length)
+        if b > a:
+            frames = np.empty((b - a, self.groups), dtype=np.float32)
+            with self.lock:                                # one file position for every thread
+                self.file.seek(a * frames.itemsize * self.groups)
+                self.file.readinto(frames)
+            out[:, a - lo:b - lo] = frames.T
         return out
-    try:
-        f.seek(start + a)
-        block = f.read(b - a, dtype="float32", always_2d=True)
-    except Exception as exc:   # noqa: BLE001 - a truncated or damaged file fails mid-read
-        # (libsndfile: "flac decoder lost sync", "unexpected end of file"...)
-        detail = str(exc).strip().rstrip(".") or type(exc).__name__
-        raise AudioError(f"cannot read audio file {clip.path} (reading from {(start + a) / f.samplerate:.1f} s "
-                         f"on): {detail}. The file is truncated or damaged; re-export it from your "
-                         "audio editor.") from exc
-    if not np.isfinite(block).all():
-        raise AudioError(f"audio file {clip.path} contains NaN or infinite samples; re-export it.")
-    mono = block.mean(axis=1) if clip.channel is None else block[:, clip.channel]
-    out[a - lo: a - lo + len(mono)] = mono
-    return out
 
 
-def _span_frames(f: sf.SoundFile, start: int, clip: AudioClip) -> int:
-    frames = f.frames - start
-    if clip.duration is not None:
-        frames = min(frames, int(round(clip.duration * f.samplerate)))
-    return frames
+class _ArraySource:
+    """Signals already in memory, (groups, samples) at SAMPLE_RATE."""
+
+    def __init__(self, signals: np.ndarray):
+        self.signals = np.ascontiguousarray(signals, dtype=np.float32)
+        self.length = self.signals.shape[1]
+        self.start_time = 0.0
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        def read(lo: int, hi: int) -> np.ndarray:
+            out = np.zeros((len(self.signals), hi - lo), dtype=np.float32)
+            a, b = max(lo, 0), min(hi, self.length)
+            if b > a:
+                out[:, a - lo:b - lo] = self.signals[:, a:b]
+            return out
+        yield read
 
 
-def read_clip(clip: AudioClip) -> np.ndarray:
-    """The clip's samples as float32 mono at SAMPLE_RATE, gain applied.
-
-    Reads only the span the clip plays, in blocks, resampling each block as it comes.
-    Missing, unreadable, empty, NaN and over-long input raise AudioError here; too short and
-    silent are judged on the whole conversation (ConversationAudio), since one 0.3 s "yeah"
-    clip among others is fine."""
-    with _open(clip.path) as f:
-        start, frames = _clip_span(clip, f)
-        if clip.channel is not None and not 0 <= clip.channel < f.channels:
-            raise AudioError(f"audio file {clip.path} has {f.channels} channel(s); channel "
-                             f"{clip.channel} does not exist.")
-        if not math.isfinite(clip.gain):
-            raise AudioError(f"clip of {clip.path}: gain must be finite, got {clip.gain}")
-        same = f.samplerate == SAMPLE_RATE
-        rs = None if same else resampling.resampler(f.samplerate, SAMPLE_RATE)
-        n_out = frames if same else rs.length(frames)
-        out = np.empty(n_out, dtype=np.float32)
-        step = resampling.BLOCK_OUT if same else rs.block_step()
-        for n0 in range(0, n_out, step):
-            n1 = min(n_out, n0 + step)
-            if same:
-                out[n0:n1] = _read_mono(f, clip, start, n0, n1)
-            else:
-                out[n0:n1] = rs.render(lambda s0, s1: _read_mono(f, clip, start, s0, s1), n0, n1)
-    if clip.gain != 1.0:
-        out *= np.float32(clip.gain)
-    return out
-
-
-def file_channels(path: str) -> int:
-    """Number of channels of an audio file (AudioError if missing or unreadable)."""
-    with _open(path) as f:
-        return f.channels
-
-
-# --------------------------------------------------------------------------- conversation
-def _place(clips: list[AudioClip], signals: list[np.ndarray], t0: float, n: int) -> np.ndarray:
-    """Sum clips onto a timeline of n samples starting at t0 seconds."""
-    out = np.zeros(n, dtype=np.float32)
-    for clip, sig in zip(clips, signals):
-        i = int(round((clip.timeline_start - t0) * SAMPLE_RATE))
-        out[i: i + len(sig)] += sig[: max(0, n - i)]
-    return out
-
-
-def _timeline(groups: list[list[AudioClip]]) -> tuple[float, int, list[list[np.ndarray]]]:
-    """Read every clip; return (start time, length in samples, signals per group)."""
-    clips = [c for g in groups for c in g]
-    if not clips:
-        raise AudioError("no audio given: add at least one sound strip or audio file.")
-    for c in clips:
-        if not math.isfinite(c.timeline_start):
-            raise AudioError(f"clip of {c.path}: timeline_start must be finite")
-    signals = [[read_clip(c) for c in g] for g in groups]
-    t0 = min(c.timeline_start for c in clips)
-    n = max(int(round((c.timeline_start - t0) * SAMPLE_RATE)) + len(s)
-            for g, sg in zip(groups, signals) for c, s in zip(g, sg))
-    if n / SAMPLE_RATE > MAX_DURATION_S:
-        raise AudioError(f"the conversation is {n / SAMPLE_RATE / 60:.1f} min long; at most "
-                         f"{MAX_DURATION_S / 60:.0f} min is supported. Split it into shorter "
-                         "shots.")
-    return t0, n, signals
-
-
-def check_audible(mix: np.ndarray, what: str = "audio") -> None:
-    """AudioError if the signal is too short, has NaNs, or holds no audible sound."""
-    n = len(mix)
-    if n == 0:
-        raise AudioError(f"{what} is empty (0 samples).")
-    if n / SAMPLE_RATE < MIN_DURATION_S:
-        raise AudioError(f"{what} is {n / SAMPLE_RATE:.2f} s long; at least {MIN_DURATION_S} s "
-                         "is needed.")
-    if not np.isfinite(mix).all():
-        raise AudioError(f"{what} contains NaN or infinite samples, or is too loud to represent "
-                         "(check the file and the strip's volume or gain).")
-    peak = _peak(mix)
-    m = n // HOP * HOP
-    frames = mix[:m].reshape(-1, HOP) if m else mix[None, :]
-    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frames.shape[1])
-    loud = float(np.percentile(rms, 99))
-    if peak < _SILENT_PEAK or loud < _SILENT_FRAME_RMS:
-        db = 20 * math.log10(max(peak, 1e-12))
-        raise AudioError(f"{what} is silent (peak {db:.0f} dBFS): check the file, the strip's "
-                         "volume and that it is not muted.")
-
-
-def _peak(x: np.ndarray) -> float:
-    return float(max(x.max(), -x.min())) if x.size else 0.0   # no |x| copy of a 2-hour signal
-
-
-def _in_range(mix: np.ndarray, tracks: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Audio far above full scale (a float file at x1e30, a huge gain) scaled down by one power
-    of two for mix and tracks alike: features and speaker analysis are level-normalised, so
-    nothing changes but their float32 power sums stay far from overflow (inf, then NaN)."""
-    peak = max(_peak(mix), 0.0 if tracks is None else _peak(tracks))
-    if peak <= _LOUD_PEAK:
-        return mix, tracks
-    scale = np.float32(2.0 ** -math.ceil(math.log2(peak)))
-    return mix * scale, None if tracks is None else tracks * scale
-
-
-@dataclass
+@dataclass(eq=False)
 class ConversationAudio:
     """The conversation's audio on one timeline at SAMPLE_RATE.
 
-    ``tracks`` holds each person's own signal when known (per-person strips or a stereo
-    file); ``mix`` is always the sum heard. (Exchanging A and B is the pipeline's ``swap``,
-    applied to who speaks when.)"""
-    mix: np.ndarray
-    tracks: np.ndarray | None
-    start_time: float
+    One signal (``mode`` "mixed": both voices in one track) or one per person ("per_person",
+    "stereo"); read it with ``reading()``. ``scan`` is its per-frame analysis. (Exchanging A
+    and B is the pipeline's ``swap``, applied to who speaks when.)"""
+    source: _SpooledSource | _ArraySource
     mode: str
+    scan: AudioScan
+    scale: float = 1.0          # a power of two below 1 for audio far above full scale
+
+    @property
+    def length(self) -> int:
+        return self.source.length
+
+    @property
+    def start_time(self) -> float:
+        return self.source.start_time
 
     @property
     def duration(self) -> float:
-        return len(self.mix) / SAMPLE_RATE
+        return self.length / SAMPLE_RATE
+
+    @property
+    def has_tracks(self) -> bool:
+        """Each person's own signal is known (modes "per_person" and "stereo")."""
+        return self.mode != "mixed"
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """read(lo, hi): samples [lo, hi) of each signal, (1 or 2, hi - lo), zeros outside."""
+        with self.source.reading() as read:
+            if self.scale == 1.0:
+                yield read
+            else:
+                yield lambda lo, hi: read(lo, hi) * np.float32(self.scale)
+
+    def signals(self) -> np.ndarray:
+        """The whole signals in memory, (1 or 2, samples): for short clips, tests and tools."""
+        with self.reading() as read:
+            return read(0, self.length)
+
+    @property
+    def mix(self) -> np.ndarray:
+        """The whole mix in memory (see signals)."""
+        return self.signals().sum(axis=0)
+
+    @property
+    def tracks(self) -> np.ndarray | None:
+        """Both people's own signals in memory, or None for a mix (see signals)."""
+        return self.signals() if self.has_tracks else None
+
+    @classmethod
+    def _build(cls, source, mode: str) -> "ConversationAudio":
+        if source.length / SAMPLE_RATE > MAX_DURATION_S:
+            raise AudioError(f"the conversation is {source.length / SAMPLE_RATE / 60:.1f} min long; at most "
+                             f"{MAX_DURATION_S / 60:.0f} min is supported. Split it into shorter shots.")
+        _check_length(source.length)
+        groups = 1 if mode == "mixed" else 2
+        if isinstance(source, _ClipSource):
+            source = _SpooledSource(source, groups)
+        audio = cls(source=source, mode=mode, scan=None)
+        with audio.reading() as read:
+            audio.scan = scan(read, source.length, groups)
+        if audio.scan.peak > _LOUD_PEAK:
+            # far above full scale (a float file at x1e30, a huge gain): one power of two down
+            # for every signal, so levels between them are kept and power sums stay finite;
+            # features and speaker analysis are level-normalised, so nothing else changes
+            audio.scale = 2.0 ** -math.ceil(math.log2(audio.scan.peak))
+            with audio.reading() as read:
+                audio.scan = scan(read, source.length, groups)
+        _check_audible(audio.scan)
+        return audio
 
     @classmethod
     def mixed(cls, clips: list[AudioClip]) -> "ConversationAudio":
-        t0, n, (sigs,) = _timeline([list(clips)])
-        mix = sigs[0] if len(sigs) == 1 and n == len(sigs[0]) else _place(clips, sigs, t0, n)
-        check_audible(mix)
-        mix, _ = _in_range(mix, None)
-        return cls(mix=mix, tracks=None, start_time=t0, mode="mixed")
+        return cls._build(_ClipSource([list(clips)]), "mixed")
 
     @classmethod
     def per_person(cls, clips_a: list[AudioClip], clips_b: list[AudioClip]) -> "ConversationAudio":
-        t0, n, (sa, sb) = _timeline([list(clips_a), list(clips_b)])
-        tracks = np.stack([_place(clips_a, sa, t0, n), _place(clips_b, sb, t0, n)])
-        mix = tracks.sum(axis=0)
-        check_audible(mix)
-        mix, tracks = _in_range(mix, tracks)
-        return cls(mix=mix, tracks=tracks, start_time=t0, mode="per_person")
+        return cls._build(_ClipSource([list(clips_a), list(clips_b)]), "per_person")
 
     @classmethod
     def stereo(cls, clip: AudioClip) -> "ConversationAudio":
@@ -248,13 +221,7 @@ class ConversationAudio:
         if channels < 2:
             raise AudioError(f"stereo mode needs a file with two channels (one voice each); "
                              f"{clip.path} has {channels}. Use the mixed mode instead.")
-        left = read_clip(replace(clip, channel=0))
-        right = read_clip(replace(clip, channel=1))
-        tracks = np.stack([left, right])
-        mix = tracks.sum(axis=0)
-        check_audible(mix)
-        mix, tracks = _in_range(mix, tracks)
-        return cls(mix=mix, tracks=tracks, start_time=clip.timeline_start, mode="stereo")
+        return cls._build(_ClipSource([[replace(clip, channel=0)], [replace(clip, channel=1)]]), "stereo")
 
     @classmethod
     def from_file(cls, path: str, mode: str = "mixed") -> "ConversationAudio":
@@ -264,3 +231,27 @@ class ConversationAudio:
             return cls.stereo(AudioClip(str(path)))
         raise AudioError(f"from_file supports mode 'mixed' or 'stereo', not {mode!r}; for one "
                          "file per person use ConversationAudio.per_person.")
+
+    @classmethod
+    def from_signals(cls, mix: np.ndarray | None = None, tracks: np.ndarray | None = None) -> "ConversationAudio":
+        """Audio already in memory at SAMPLE_RATE: a mix (samples,) or both people's tracks (2, samples)."""
+        if (mix is None) == (tracks is None):
+            raise ValueError("give either a mix or two tracks")
+        signals = np.asarray(mix, dtype=np.float32)[None] if tracks is None else np.asarray(tracks, np.float32)
+        return cls._build(_ArraySource(signals), "mixed" if tracks is None else "per_person")
+
+
+def _check_length(n: int) -> None:
+    if n == 0:
+        raise AudioError("the audio is empty (0 samples).")
+    if n / SAMPLE_RATE < MIN_DURATION_S:
+        raise AudioError(f"the audio is {n / SAMPLE_RATE:.2f} s long; at least {MIN_DURATION_S} s is needed.")
+
+
+def _check_audible(s: AudioScan) -> None:
+    """AudioError when the scanned conversation holds no audible sound."""
+    loud = float(np.percentile(np.sqrt(s.power.numpy()), 99))
+    if s.peak < _SILENT_PEAK or loud < _SILENT_FRAME_RMS:
+        db = 20 * math.log10(max(s.peak, 1e-12))
+        raise AudioError(f"the audio is silent (peak {db:.0f} dBFS): check the file, the strip's "
+                         "volume and that it is not muted.")

@@ -98,22 +98,37 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
     return out
 
 
+def block_size(fps: float, block_s: float = BLOCK_S) -> tuple[int, int]:
+    """(frames per block, frames of context each side: the minimum gap between blinks)."""
+    return max(int(round(block_s * fps)), 1), int(round(MIN_GAP_S * fps))
+
+
+def complement_block(motion: np.ndarray, roles: np.ndarray, lo: int, a: int, b: int, n: int, k: int,
+                     fps: float, per_minute: float, seed: tuple) -> np.ndarray:
+    """Block k, frames [a, b) of n, with blinks topped up: (b - a, D). ``motion`` and ``roles``
+    hold frames [lo, hi) around it (the minimum gap of context on each side, where there is
+    one): the neighbours' own blinks count, and added blinks stay half a gap inside the
+    block, so that two blocks' never crowd."""
+    hi = lo + motion.shape[0]
+    gap = block_size(fps)[1]
+    keep_out = np.zeros(hi - lo, bool)
+    keep_out[:a - lo + (gap // 2 if a > 0 else 0)] = True
+    keep_out[b - lo - (gap // 2 if b < n else 0):] = True
+    rng = np.random.default_rng([abs(int(s)) for s in seed] + [k])
+    part = complement_blinks(motion, roles, fps, per_minute * (b - a) / (hi - lo), rng, keep_out)
+    return part[a - lo:b - lo]
+
+
 def complement_blinks_in_blocks(motion: np.ndarray, roles: np.ndarray, fps: float, per_minute: float,
                                 seed: tuple, block_s: float = BLOCK_S) -> np.ndarray:
     """complement_blinks block by block, each block with its own random stream and seeing only
     the motion and roles in and just around it: a corrected turn (same seed) then moves the
     added blinks only where the motion changed, not all over the conversation."""
     n = motion.shape[0]
-    size, gap = max(int(round(block_s * fps)), 1), int(round(MIN_GAP_S * fps))
+    size, gap = block_size(fps, block_s)
     out = motion.copy()
     for k, a in enumerate(range(0, n, size)):
         b = min(a + size, n)
-        lo, hi = max(a - gap, 0), min(b + gap, n)   # context: the neighbours' own blinks count
-        keep_out = np.zeros(hi - lo, bool)          # added blinks stay half a gap inside the block,
-        keep_out[:a - lo + (gap // 2 if a > 0 else 0)] = True       # so two blocks' never crowd
-        keep_out[b - lo - (gap // 2 if b < n else 0):] = True
-        rng = np.random.default_rng([abs(int(s)) for s in seed] + [k])
-        part = complement_blinks(motion[lo:hi], roles[lo:hi], fps, per_minute * (b - a) / (hi - lo),
-                                 rng, keep_out)
-        out[a:b] = part[a - lo:b - lo]
+        lo, hi = max(a - gap, 0), min(b + gap, n)
+        out[a:b] = complement_block(motion[lo:hi], roles[lo:hi], lo, a, b, n, k, fps, per_minute, seed)
     return out

@@ -55,14 +55,12 @@ def cmd_generate(args) -> int:
     turns = read_turns(args, audio)
     bar = ProgressBar()
     try:
-        result = api.generate(audio, poses, settings, progress=None if args.quiet else bar, swap=args.swap,
-                              turns=turns)
+        out = api.generate_to_file(audio, poses, args.out, settings, progress=None if args.quiet else bar,
+                                   swap=args.swap, turns=turns, meta={"layout": args.layout})
     finally:
         bar.close()
-    result.meta["layout"] = args.layout
-    out = result.save(args.out)
-    print(f"wrote {out}: {result.num_frames} frames at {result.fps:g} fps ({result.duration:.1f} s) "
-          f"for 2 people")
+    fps = args.fps or api.MODEL_FPS
+    print(f"wrote {out}: {audio.duration:.1f} s at {fps:g} fps for 2 people")
     return 0
 
 

@@ -66,12 +66,15 @@ def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sr: int = SAMPLE_RA
     return torch.from_numpy(tri.astype(np.float32))
 
 
-def mel_power(wave) -> torch.Tensor:
+def mel_power(wave, n_frames: int | None = None, start: int = 0) -> torch.Tensor:
     """(SUBFRAMES * T, N_MELS) mel power of 10 ms sub-frames; sub-frame j of model frame t
-    is centred at sample 640 t + 160 j + 80, so the four tile the model frame."""
+    is centred at sample 640 t + 160 j + 80, so the four tile the model frame.
+
+    ``start`` is where model frame 0 begins in ``wave`` (a block read with context before it)
+    and ``n_frames`` how many frames to analyse (default: those the signal covers)."""
     x = _as_tensor(wave)
-    n_sub = num_frames(x.numel()) * SUBFRAMES
-    left = SUB_WIN // 2 - SUB_HOP // 2                     # 120: centre the window on the hop
+    n_sub = (num_frames(x.numel()) if n_frames is None else n_frames) * SUBFRAMES
+    left = SUB_WIN // 2 - SUB_HOP // 2 - start             # 120: centre the window on the hop
     out = torch.empty(n_sub, N_MELS)
     fb, win = mel_filterbank(), _hann(SUB_WIN)
     # chunks keep temporaries in cache (one big batch is several times slower) and memory
@@ -97,52 +100,54 @@ def _hann(n: int) -> torch.Tensor:
     return torch.hann_window(n, periodic=False)
 
 
-def log_mel(wave) -> torch.Tensor:
-    """(SUBFRAMES * T, N_MELS) natural-log mel power with a floor 80 dB below the file's
-    loudest band value, so digital silence does not produce -inf or gain-dependent values."""
-    mp = mel_power(wave)
-    floor = mp.max().clamp_min(1e-20) * _REL_FLOOR
-    return torch.log(mp + floor)
-
-
-def frame_power(wave) -> torch.Tensor:
-    """(T,) mean power per model frame (the last frame zero padded). Summed in float64 chunk
+def frame_power(wave, n_frames: int | None = None, start: int = 0) -> torch.Tensor:
+    """(T,) mean power per model frame (past the signal's end: zeros). Summed in float64 chunk
     by chunk: a whole hour in float64 at once would take a gigabyte or more."""
     x = _as_tensor(wave)
-    t = num_frames(x.numel())
+    t = num_frames(x.numel() - start) if n_frames is None else n_frames
     out = torch.empty(t)
     for i in range(0, t, _CHUNK):
-        part = x[i * HOP: (i + _CHUNK) * HOP]
         frames = min(_CHUNK, t - i)
-        part = torch.nn.functional.pad(part, (0, frames * HOP - part.numel()))
+        part = padded_slice(x, start + i * HOP, start + (i + frames) * HOP)
         out[i: i + frames] = part.view(frames, HOP).double().square().mean(dim=1).float()
     return out
 
 
-def pitch_track(wave) -> tuple[torch.Tensor, torch.Tensor]:
-    """(f0 Hz, voicing strength) per model frame by normalised autocorrelation.
+def pitch_raw(wave, n_frames: int | None = None, start: int = 0) -> tuple[torch.Tensor, ...]:
+    """(lag in samples, correlation strength, window power) per model frame, before the
+    file-wide decisions of pitch_from_raw (``start`` and ``n_frames`` as for mel_power).
 
     Each model frame's 50 ms window (centred on the frame) is correlated with itself at
     every lag of 60-400 Hz at once via FFT; the normalisation uses the energies of the two
-    overlapping parts, so strength is 1 for a perfectly periodic signal at any level.
-    f0 is 0 where unvoiced."""
+    overlapping parts, so strength is 1 for a perfectly periodic signal at any level."""
     x = _as_tensor(wave)
-    t = num_frames(x.numel())
+    t = num_frames(x.numel() - start) if n_frames is None else n_frames
     lag_lo = int(SAMPLE_RATE / F0_MAX)
     lag_hi = int(math.ceil(SAMPLE_RATE / F0_MIN)) + 1
     lags = torch.arange(lag_lo - 1, lag_hi + 2)
     lag, strength, power = torch.empty(t), torch.empty(t), torch.empty(t)
-    for i, fr in _frame_chunks(x, t, _PITCH_WIN, HOP, (_PITCH_WIN - HOP) // 2, _CHUNK // 4):
+    for i, fr in _frame_chunks(x, t, _PITCH_WIN, HOP, (_PITCH_WIN - HOP) // 2 - start, _CHUNK // 4):
         fr = fr - fr.mean(dim=1, keepdim=True)
         spec = torch.fft.rfft(fr, n=_PITCH_NFFT)
         ac = torch.fft.irfft(torch.view_as_real(spec).square().sum(-1), n=_PITCH_NFFT)
         chunk = slice(i, i + len(fr))
         lag[chunk], strength[chunk] = _best_lag(_normalised_ac(fr, ac, lags), lags, lag_lo)
         power[chunk] = fr.square().mean(dim=1)
-    audible = power > power.max().clamp_min(1e-20) * 1e-5      # within 50 dB of the loudest
+    return lag, strength, power
+
+
+def pitch_from_raw(lag: torch.Tensor, strength: torch.Tensor, power: torch.Tensor):
+    """(f0 Hz, voicing strength) per frame: voiced where the correlation is strong and the
+    frame within 50 dB of the file's loudest; f0 is 0 where unvoiced."""
+    audible = power > power.max().clamp_min(1e-20) * 1e-5 if power.numel() else power > 0
     voiced = (strength >= _VOICED_MIN) & audible
     f0 = torch.where(voiced, SAMPLE_RATE / lag, torch.zeros_like(lag))
     return f0, torch.where(audible, strength, torch.zeros_like(strength))
+
+
+def pitch_track(wave) -> tuple[torch.Tensor, torch.Tensor]:
+    """(f0 Hz, voicing strength) per model frame by normalised autocorrelation (pitch_raw)."""
+    return pitch_from_raw(*pitch_raw(wave))
 
 
 def _best_lag(r: torch.Tensor, lags: torch.Tensor, lag_lo: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,17 +172,66 @@ def _normalised_ac(frames: torch.Tensor, ac: torch.Tensor, lags: torch.Tensor) -
     return ac[:, lags] / torch.sqrt(head * tail + 1e-12 * total.square() + 1e-30)
 
 
-def _robust_center(v: torch.Tensor, dim: int = 0) -> torch.Tensor:
-    return v - v.median(dim=dim, keepdim=True).values
+# --------------------------------------------------------------------------- file-wide levels
+class BandMedians:
+    """Per-band median of mel power over a whole file, accumulated block by block in a
+    histogram of 1/128 octave bins (the median, interpolated in its bin, is within a small
+    fraction of a dB of the exact one; the memory is the same for a minute or two hours).
+    Also keeps the loudest value, which sets the log floor."""
+
+    _LOW, _HIGH, _PER_OCTAVE = -100, 30, 128          # log2 range of mel power (audio peaks at <= 2^8)
+
+    def __init__(self) -> None:
+        self.bins = (self._HIGH - self._LOW) * self._PER_OCTAVE
+        self.counts = np.zeros((N_MELS, self.bins), dtype=np.int32)     # 2 hours: < 1e6 per band
+        self.loudest = 0.0
+
+    def add(self, mp: torch.Tensor) -> None:
+        """mp: (S, N_MELS) mel power of sub-frames."""
+        if not mp.numel():
+            return
+        self.loudest = max(self.loudest, float(mp.max()))
+        pos = (torch.log2(mp.clamp_min(2.0 ** self._LOW)) - self._LOW) * self._PER_OCTAVE
+        idx = pos.long().clamp_(0, self.bins - 1) + torch.arange(N_MELS) * self.bins
+        counts = torch.bincount(idx.reshape(-1), minlength=N_MELS * self.bins)
+        self.counts += counts.numpy().reshape(N_MELS, self.bins)
+
+    def medians(self) -> torch.Tensor:
+        """(N_MELS,) the lower median of each band (as torch.median), in mel power."""
+        total = int(self.counts[0].sum())
+        if total == 0:
+            return torch.zeros(N_MELS)
+        k = (total - 1) // 2                               # 0-based rank of the lower median
+        cum = np.cumsum(self.counts, axis=1)
+        b = (cum <= k).sum(axis=1)                         # the bin holding rank k, per band
+        below = np.where(b > 0, cum[np.arange(N_MELS), b - 1], 0)
+        inside = self.counts[np.arange(N_MELS), b]
+        pos = b + (k - below + 0.5) / inside               # interpolated within the bin
+        return torch.from_numpy(2.0 ** (pos / self._PER_OCTAVE + self._LOW)).float()
 
 
-def prosody(wave) -> torch.Tensor:
-    """(T, 4): relative log energy, log pitch re the file's median voiced pitch (0 when
-    unvoiced), voicing strength, and the energy's frame-to-frame slope."""
-    p = frame_power(wave)
-    ref = torch.quantile(p, 0.95).clamp_min(1e-20)
-    log_e = torch.log((p + ref * _REL_FLOOR) / ref).clamp(-12.0, 3.0) / 4.0
-    f0, strength = pitch_track(wave)
+def log_mel(mp: torch.Tensor, loudest: float) -> torch.Tensor:
+    """Natural-log mel power with a floor 80 dB below the file's loudest band value, so
+    digital silence does not produce -inf or gain-dependent values."""
+    return torch.log(mp + max(loudest, 1e-20) * _REL_FLOOR)
+
+
+def normalised_mel(mp: torch.Tensor, levels: BandMedians) -> torch.Tensor:
+    """(T, MEL_DIM) from (SUBFRAMES * T, N_MELS) mel power: log-mel minus the file's
+    per-band median (gain and microphone colour cancel), scaled and clamped to about unit range."""
+    centre = log_mel(levels.medians(), levels.loudest)     # log is monotone: median of the logs
+    lm = ((log_mel(mp, levels.loudest) - centre) / 4.0).clamp(-4.0, 4.0)
+    return lm.reshape(-1, MEL_DIM)
+
+
+def prosody_from(power: torch.Tensor, f0: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    """(T, 4) from the whole file's frame power and pitch: relative log energy, log pitch re
+    the file's median voiced pitch (0 when unvoiced), voicing strength, and the energy's
+    frame-to-frame slope."""
+    if not power.numel():
+        return torch.zeros(0, len(PROSODY_NAMES))
+    ref = torch.quantile(power, 0.95).clamp_min(1e-20)
+    log_e = torch.log((power + ref * _REL_FLOOR) / ref).clamp(-12.0, 3.0) / 4.0
     voiced = f0 > 0
     lf0 = torch.zeros_like(f0)
     if voiced.any():
@@ -189,24 +243,35 @@ def prosody(wave) -> torch.Tensor:
 
 
 def audio_features(wave) -> torch.Tensor:
-    """(T, FEATURE_DIM) float32 model features, T = num_frames(len(wave)).
-
-    The 160 mel dims are the four 10 ms sub-frames of each 40 ms frame, each log-mel minus
-    the file's per-band median (so gain and microphone colour cancel), scaled and clamped
-    to about unit range; then the four prosody dims."""
+    """(T, FEATURE_DIM) float32 model features of a signal in memory, T = num_frames(len(wave)):
+    the 160 normalised log-mel dims (four 10 ms sub-frames per 40 ms frame), then the four
+    prosody dims. A conversation's audio gives the same, block by block (audio_scan.py)."""
     x = _as_tensor(wave)
-    t = num_frames(x.numel())
-    if t == 0:
+    if num_frames(x.numel()) == 0:
         return torch.zeros(0, FEATURE_DIM)
-    lm = log_mel(x)
-    lm = (_robust_center(lm) / 4.0).clamp(-4.0, 4.0)
-    mel = lm.reshape(t, MEL_DIM)
-    return torch.cat([mel, prosody(x)], dim=1).contiguous()
+    mp = mel_power(x)
+    levels = BandMedians()
+    levels.add(mp)
+    return torch.cat([normalised_mel(mp, levels), prosody_from(frame_power(x), *pitch_track(x))], dim=1)
 
 
-def speech_envelope(wave) -> np.ndarray:
+@lru_cache(maxsize=1)
+def _speech_band() -> torch.Tensor:
+    """Mel bands whose centre lies in 150-4000 Hz: where voices are, away from hum and hiss."""
+    fb = mel_filterbank()
+    centre = (fb * torch.linspace(0, 8000, fb.shape[0])[:, None]).sum(0) / fb.sum(0)
+    return (centre > 150) & (centre < 4000)
+
+
+def speech_band_db(mp: torch.Tensor) -> np.ndarray:
+    """(T,) speech-band level per model frame in dB (floored at -120) from sub-frame mel power."""
+    band = mp[:, _speech_band()].sum(dim=1).view(-1, SUBFRAMES).mean(dim=1)
+    return (10.0 * torch.log10(band.double() + 1e-12)).float().numpy()
+
+
+def envelope_from_power(power: torch.Tensor) -> np.ndarray:
     """(T,) RMS per model frame, smoothed over three frames (120 ms)."""
-    rms = frame_power(wave).sqrt()
+    rms = power.sqrt()
     if rms.numel() < 3:
         return rms.numpy().astype(np.float32)
     k = torch.full((1, 1, 3), 1.0 / 3.0)
@@ -215,3 +280,8 @@ def speech_envelope(wave) -> np.ndarray:
     sm[0] *= 1.5
     sm[-1] *= 1.5
     return sm.numpy().astype(np.float32)
+
+
+def speech_envelope(wave) -> np.ndarray:
+    """(T,) RMS per model frame of a signal in memory, smoothed over three frames (120 ms)."""
+    return envelope_from_power(frame_power(wave))

@@ -2,25 +2,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
-from . import blinks, features
 from . import roles as speaker_activity
 from .audio import ConversationAudio
+from .audio_scan import model_features
 from .channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS, clip_motion
 from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
 from .errors import TalkingTogetherError
+from .frame_rate import FrameRateStream, output_frames
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
 from .geometry import conversation_layout, gaze_directions_world, gaze_error_to_target, gaze_toward
 from .head_pose import HeadPose
 from .result import ConversationResult, PersonTrack
+from .result_stream import ResultStream
 from .sampling import ddim_timesteps, sample_ddim
+from .segments import MotionFinisher, Segment, frame_noise, plan_segments, stitch
 from .settings import DEFAULTS, GenerationSettings
-from .timebase import MODEL_FPS, num_frames
+from .timebase import MODEL_FPS
 from .turns import Turns
 from .windowed import WindowedDenoiser
 
@@ -58,34 +62,38 @@ def analyse_turns(audio: ConversationAudio) -> Turns:
     """The runtime's own who-speaks-when as turns (seconds from the audio's start), exactly
     what generate uses without given turns: an artist can look at them and correct them."""
     activity = speaker_activity.hold_through_pauses(speaker_activity.activity(audio))
-    return Turns.from_activity(activity[:, :num_frames(len(audio.mix))])
+    return Turns.from_activity(activity[:, :audio.scan.frames])
 
 
-def conversation_conditions(audio: ConversationAudio, swap: bool = False,
-                            progress: Progress | None = None,
-                            turns: Turns | None = None) -> tuple[torch.Tensor, np.ndarray]:
-    """Audio features (T, A) of the mix and role ids (2, T) of both people. Given ``turns``
-    replace the speaker analysis (pauses inside a turn still count as speaking)."""
-    feats = features.audio_features(audio.mix)
-    if progress:  # also a chance to cancel before the (slower) speaker analysis
-        progress(0.03, "telling the two voices apart")
+def conversation_roles(audio: ConversationAudio, swap: bool = False, turns: Turns | None = None) -> np.ndarray:
+    """Role ids (2, T) of both people. Given ``turns`` replace the speaker analysis (pauses
+    inside a turn still count as speaking)."""
+    n = audio.scan.frames
     if turns is None:
         activity = speaker_activity.activity(audio)
     else:
-        activity = turns.checked(audio.duration).activity(feats.shape[0])
+        activity = turns.checked(audio.duration).activity(n)
     activity = speaker_activity.hold_through_pauses(activity)
     if swap:
         activity = activity[::-1]
-    return feats, speaker_activity.role_tracks(activity[:, :feats.shape[0]])
+    return speaker_activity.role_tracks(activity[:, :n])
 
 
-def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
-                  poses: tuple[HeadPose, HeadPose], settings: GenerationSettings, device: torch.device,
-                  progress: Progress | None = None, layout: torch.Tensor | None = None) -> np.ndarray:
-    """Run the sampler over the whole conversation, make eye contact exact and blinks as
-    frequent as people's; returns denormalised motion (2, T, D). ``layout`` is
-    conversation_layout(poses), when the caller has it already."""
-    layout = conversation_layout(poses) if layout is None else layout
+def conversation_conditions(audio: ConversationAudio, swap: bool = False,
+                            turns: Turns | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    """Audio features (T, A) of the whole mix and role ids (2, T) of both people, in memory
+    (generate works segment by segment instead)."""
+    with audio.reading() as read:
+        feats = model_features(read, audio.scan, 0, audio.scan.frames, audio.scan.prosody())
+    return feats, conversation_roles(audio, swap, turns)
+
+
+def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray, layout: torch.Tensor,
+                noise: torch.Tensor, settings: GenerationSettings, device: torch.device,
+                on_step: Callable[[float], None] | None = None) -> np.ndarray:
+    """Run the sampler over a stretch of the conversation: features (n, A), roles (2, n),
+    noise (2, n, D); returns its denormalised motion (2, n, D), clipped to physical ranges.
+    ``on_step(fraction)`` follows the work."""
     n = feats.shape[0]
     multiple = model.cfg.time_multiple
     window = max(multiple, int(round(settings.window_seconds * MODEL_FPS / multiple)) * multiple)
@@ -95,27 +103,38 @@ def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarra
     audio = torch.cat([audio, torch.zeros(total - n, audio.shape[1])]).to(device)
     role_t = torch.zeros(2, total, dtype=torch.long)
     role_t[:, :n] = torch.as_tensor(roles)
+    if total > n:
+        noise = torch.cat([noise, torch.zeros(2, total - n, noise.shape[2])], dim=1)
     steps_done = [0]
 
     def on_chunk(fraction: float) -> None:
-        if progress is not None:
-            done = (steps_done[0] + fraction) / settings.steps
-            progress(done, f"denoising step {steps_done[0] + 1}/{settings.steps}")
+        if on_step is not None:
+            on_step((steps_done[0] + fraction) / settings.steps)
 
     denoiser = WindowedDenoiser(model, audio, role_t.to(device), layout.to(device), window, overlap,
                                 guidance=settings.guidance, on_chunk=on_chunk)
-    gen = torch.Generator().manual_seed(int(settings.seed))
-    noise = torch.randn(2, total, model.cfg.motion_dim, generator=gen).to(device)
 
-    def on_step(info: dict) -> None:
+    def after_step(info: dict) -> None:
         steps_done[0] = info["i"] + 1
 
-    x0 = sample_ddim(denoiser, noise, ddim_timesteps(settings.steps), callback=on_step)
-    motion = clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
-    motion = np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], settings.gaze_lock_degrees) for i in range(2)])
-    # per block, so that corrected turns (same seed) move only the blinks near the correction
-    return np.stack([blinks.complement_blinks_in_blocks(motion[i], roles[i], MODEL_FPS, settings.blinks_per_minute,
-                                                        seed=(int(settings.seed), i)) for i in range(2)])
+    x0 = sample_ddim(denoiser, noise.to(device), ddim_timesteps(settings.steps), callback=after_step)
+    return clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
+
+
+def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
+                  poses: tuple[HeadPose, HeadPose], settings: GenerationSettings, device: torch.device) -> np.ndarray:
+    """A whole (short) conversation's motion (2, T, D) in memory, finished as generate finishes
+    it: the sampler, exact eye contact, blinks."""
+    n = feats.shape[0]
+    noise = frame_noise(settings.seed, 0, n, 2, model.cfg.motion_dim)
+    motion = sample_span(model, ckpt, feats, roles, conversation_layout(poses), noise, settings, device)
+    motion = lock_gaze_both(motion, poses, settings.gaze_lock_degrees)
+    finisher = MotionFinisher(roles, MODEL_FPS, settings.blinks_per_minute, settings.seed)
+    return finisher.push(0, motion)[1]
+
+
+def lock_gaze_both(motion: np.ndarray, poses: tuple[HeadPose, HeadPose], tolerance_deg: float) -> np.ndarray:
+    return np.stack([lock_gaze(motion[i], poses[i], poses[1 - i], tolerance_deg) for i in range(2)])
 
 
 def lock_gaze(motion: np.ndarray, me: HeadPose, partner: HeadPose, tolerance_deg: float) -> np.ndarray:
@@ -144,39 +163,110 @@ def person_track(motion: np.ndarray, roles: np.ndarray, me: HeadPose, partner: H
                        eyes=eyes.astype(np.float32), roles=roles.astype(np.int64))
 
 
+class TrackStream:
+    """Finished motion pieces at MODEL_FPS -> ConversationResult pieces at the output rate."""
+
+    def __init__(self, roles: np.ndarray, poses: tuple[HeadPose, HeadPose], n: int, output_fps: float | None,
+                 start_time: float):
+        self.roles, self.poses, self.start_time = roles, poses, start_time
+        self.emitted = 0
+        self.fps = float(output_fps or MODEL_FPS)
+        self.rates = None if self.fps == MODEL_FPS else [FrameRateStream(n, MODEL_FPS, self.fps) for _ in range(2)]
+
+    def push(self, start: int, motion: np.ndarray) -> Iterator[ConversationResult]:
+        people = []
+        for i in range(2):
+            roles = self.roles[i, start:start + motion.shape[1]]
+            track = person_track(motion[i], roles, self.poses[i], self.poses[1 - i])
+            if self.rates is not None:
+                (face, head, eyes), roles = self.rates[i].push(start, [track.face, track.head, track.eyes], roles)
+                track = PersonTrack(face=face, head=head, eyes=eyes, roles=roles.astype(np.int64))
+            people.append(track)
+        if people[0].num_frames:
+            yield ConversationResult(fps=self.fps, people=tuple(people),
+                                     start_time=self.start_time + self.emitted / self.fps)
+            self.emitted += people[0].num_frames
+
+
 def generate(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
              settings: GenerationSettings = DEFAULTS, progress: Progress | None = None,
              swap: bool = False, turns: Turns | None = None) -> ConversationResult:
-    """Generate both people's motion for a conversation; ``turns`` (who speaks when, e.g.
+    """Both people's motion for a conversation, in memory; ``turns`` (who speaks when, e.g.
     corrected by an artist) replace the runtime's own speaker analysis.
 
     ``progress(fraction, message)`` is called as work advances; raising
     ``errors.GenerationCancelled`` from it stops generation and nothing is returned."""
+    whole = ConversationResult.concatenate(generate_pieces(audio, poses, settings, progress, swap, turns))
+    return replace(whole, meta=generation_meta(audio, settings, swap))
+
+
+def generate_to_file(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose], path,
+                     settings: GenerationSettings = DEFAULTS, progress: Progress | None = None,
+                     swap: bool = False, turns: Turns | None = None, meta: dict | None = None):
+    """generate, written to ``path`` (.npz, .json, .csv) piece by piece as it is made: memory
+    stays that of a few minutes of dialogue for any length. Returns the path written."""
+    settings = settings.checked()
+    n_out = output_frames(audio.scan.frames, MODEL_FPS, settings.output_fps)
+    fps = float(settings.output_fps or MODEL_FPS)
+    with ResultStream(path, fps=fps, start_time=audio.start_time, num_frames=n_out) as stream:
+        for piece in generate_pieces(audio, poses, settings, progress, swap, turns):
+            stream.append(piece)
+        return stream.finish({**generation_meta(audio, settings, swap), **(meta or {})})
+
+
+def generation_meta(audio: ConversationAudio, settings: GenerationSettings, swap: bool) -> dict:
+    device = resolve_device(settings.device)
+    ckpt, _ = load_model(settings.checkpoint, device)          # cached: loaded by generate
+    return {"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
+            "device": str(device), "audio_mode": audio.mode, "swap": swap,
+            "checkpoint": ckpt.info.get("name", "custom")}
+
+
+def generate_pieces(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
+                    settings: GenerationSettings = DEFAULTS, progress: Progress | None = None,
+                    swap: bool = False, turns: Turns | None = None) -> Iterator[ConversationResult]:
+    """The conversation's motion as consecutive pieces (ConversationResult at the output frame
+    rate, no meta), segment by segment (segments.py)."""
     if turns is not None:   # bad turns fail before the model loads
         turns.checked(audio.duration)
     settings = settings.checked()
     device = resolve_device(settings.device)
     layout = conversation_layout(poses)  # bad layouts fail here, before the model loads
-    if progress:
-        progress(0.0, "loading the model")
+    report = progress or (lambda fraction, message: None)
+    report(0.0, "loading the model")
     ckpt, model = load_model(settings.checkpoint, device)
-    if progress:
-        progress(0.02, "analysing the audio")
-    feats, roles = conversation_conditions(audio, swap, progress, turns)
-    motion = sample_motion(model, ckpt, feats, roles, poses, settings, device, progress, layout)
-    if not np.isfinite(motion).all():   # last line of defence: never bake or write NaN/inf
+    report(0.02, "telling the two voices apart")
+    roles = conversation_roles(audio, swap, turns)
+    prosody = audio.scan.prosody()
+    plan = plan_segments(audio.scan.frames)
+    finisher = MotionFinisher(roles, MODEL_FPS, settings.blinks_per_minute, settings.seed)
+    tracks = TrackStream(roles, poses, audio.scan.frames, settings.output_fps, audio.start_time)
+
+    def sample(seg: Segment) -> np.ndarray:
+        k, (a, b) = plan.index(seg), seg.span
+
+        def on_step(fraction: float) -> None:
+            step = min(int(fraction * settings.steps) + 1, settings.steps)
+            where = f" (part {k + 1}/{len(plan)})" if len(plan) > 1 else ""
+            report(0.05 + 0.95 * (k + fraction) / len(plan), f"denoising step {step}/{settings.steps}{where}")
+
+        with audio.reading() as read:
+            feats = model_features(read, audio.scan, a, b, prosody)
+        noise = frame_noise(settings.seed, a, b, 2, model.cfg.motion_dim)
+        return sample_span(model, ckpt, feats, roles[:, a:b], layout, noise, settings, device, on_step)
+
+    for start, motion in stitch(plan, sample):
+        finished = finisher.push(start, lock_gaze_both(motion, poses, settings.gaze_lock_degrees))
+        if finished is not None:
+            check_finite(finished[1], settings)
+            yield from tracks.push(*finished)
+    report(1.0, "done")
+
+
+def check_finite(motion: np.ndarray, settings: GenerationSettings) -> None:
+    """The last line of defence: never bake or write NaN or inf."""
+    if not np.isfinite(motion).all():
         raise TalkingTogetherError(
             f"generation produced {int((~np.isfinite(motion)).sum())} non-finite motion values "
             f"(NaN or inf) with the weights {settings.checkpoint or DEFAULT_WEIGHTS}; nothing was "
             "returned. Check the weights file (re-train or re-install it) and the audio.")
-    people = tuple(person_track(motion[i], roles[i], poses[i], poses[1 - i]) for i in range(2))
-    result = ConversationResult(
-        fps=float(MODEL_FPS), people=people, start_time=audio.start_time,
-        meta={"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
-              "device": str(device), "audio_mode": audio.mode, "swap": swap,
-              "checkpoint": ckpt.info.get("name", "custom")})
-    if settings.output_fps:
-        result = result.resample(settings.output_fps)
-    if progress:
-        progress(1.0, "done")
-    return result

@@ -31,16 +31,27 @@ _OVERLAP_FRAME = 2.0        # nats per overlap frame: after a few frames plus th
 _MIN_OVERLAP = 5            # frames (0.2 s): no backchannel is shorter; blips are not overlap
 _PITCH_WEIGHT = 2.0         # most the pitch log-likelihood counts, for voices far apart
 _RESEG_ITERS = 6            # refits of the voice models; most files settle in 2-4
+_CHUNK = 1 << 15            # frames per block of the Gaussian sums and scores
 
 
-def _gauss_loglik(x: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    """Log-likelihood of rows of x under a full-covariance Gaussian fitted to rows of fit."""
-    mu = fit.mean(axis=0)
-    cov = np.cov(fit, rowvar=False) + 1e-3 * np.eye(x.shape[1])
+def _gauss_loglik(mfcc: np.ndarray, rows: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    """Log-likelihood of mfcc[rows] under a full-covariance Gaussian fitted to mfcc[fit],
+    chunk by chunk: an hour's speech frames never sit in float64 at once."""
+    n, d = 0, mfcc.shape[1]
+    total, outer = np.zeros(d), np.zeros((d, d))
+    for s in range(0, len(fit), _CHUNK):
+        x = mfcc[fit[s:s + _CHUNK]].astype(np.float64)
+        n, total, outer = n + len(x), total + x.sum(0), outer + x.T @ x
+    mu = total / n
+    cov = (outer - n * np.outer(mu, mu)) / max(n - 1, 1) + 1e-3 * np.eye(d)
     cov += 0.05 * np.diag(np.diag(cov))          # shrink: few frames for a short partner
     chol = np.linalg.cholesky(cov)
-    z = np.linalg.solve(chol, (x - mu).T)
-    return -0.5 * (z ** 2).sum(0) - np.log(np.diag(chol)).sum()
+    half_logdet = np.log(np.diag(chol)).sum()
+    out = np.empty(len(rows))
+    for s in range(0, len(rows), _CHUNK):
+        z = np.linalg.solve(chol, (mfcc[rows[s:s + _CHUNK]] - mu).T)
+        out[s:s + _CHUNK] = -0.5 * (z ** 2).sum(0) - half_logdet
+    return out
 
 
 def _pitch_loglik(lf0: np.ndarray, fit: np.ndarray) -> np.ndarray:
@@ -67,8 +78,7 @@ def frame_scores(mfcc, lf0, idx, voice) -> np.ndarray | None:
     fits = [idx[voice == k] for k in range(2)]
     if min(len(f) for f in fits) < 3:
         return None
-    x = mfcc[idx]
-    ll = np.stack([_gauss_loglik(x, mfcc[f]) for f in fits], axis=1)
+    ll = np.stack([_gauss_loglik(mfcc, idx, f) for f in fits], axis=1)
     pw = _pitch_weight(lf0, fits)
     if pw > 0:
         ll += pw * np.stack([_pitch_loglik(lf0[idx], lf0[f]) for f in fits], axis=1)

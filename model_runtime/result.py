@@ -1,12 +1,11 @@
-"""The generated conversation: per-frame parameters for both people, and its file formats.
+"""The generated conversation: per-frame parameters for both people, saved and loaded.
 
 This is what the runtime hands to the CLI, to studios' scripts and to the Blender bake.
-Frame ``i`` is at ``start_time + i / fps`` seconds of the audio.
+Frame ``i`` is at ``start_time + i / fps`` seconds of the audio. The file formats (.npz, .json,
+.csv) are written by result_stream.py, whole (``save``) or piece by piece (``ResultStream``).
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +14,8 @@ from typing import BinaryIO
 import numpy as np
 
 from .atomic_write import write_file
-from .channels import EYE_CHANNELS, HEAD_CHANNELS, OUTPUT_FACE_CHANNELS, ROLE_NAMES
+from .channels import EYE_CHANNELS, HEAD_CHANNELS, OUTPUT_FACE_CHANNELS
+from .frame_rate import resample_all
 
 FORMAT_VERSION = 1
 OUTPUT_FORMATS = (".npz", ".json", ".csv")
@@ -72,62 +72,52 @@ class ConversationResult:
         """The same motion at another frame rate (linear for curves, nearest for roles)."""
         if fps <= 0:
             raise ValueError("fps must be positive")
-        n = max(1, int(round(self.duration * fps)))
-        src = np.arange(self.num_frames) / self.fps
-        dst = np.arange(n) / fps
+        people = []
+        for p in self.people:
+            (face, head, eyes), roles = resample_all([p.face, p.head, p.eyes], p.roles, self.fps, fps)
+            people.append(PersonTrack(face, head, eyes, roles))
+        return replace(self, fps=float(fps), people=tuple(people))
 
-        def lerp(a: np.ndarray) -> np.ndarray:
-            return np.stack([np.interp(dst, src, a[:, j]) for j in range(a.shape[1])], 1).astype(np.float32)
+    @classmethod
+    def concatenate(cls, pieces) -> "ConversationResult":
+        """Consecutive pieces (same fps, each starting where the last ended) as one result, with
+        the first piece's start time and meta; ValueError otherwise."""
+        pieces = list(pieces)
+        if not pieces:
+            raise ValueError("no pieces to concatenate")
+        first, frames = pieces[0], 0
+        for piece in pieces:
+            if piece.fps != first.fps:
+                raise ValueError(f"pieces at {first.fps} and {piece.fps} fps cannot be concatenated")
+            if abs(piece.start_time - (first.start_time + frames / first.fps)) > 0.5 / first.fps:
+                raise ValueError(f"a piece starts at {piece.start_time:.4f} s, not right after frame {frames}")
+            frames += piece.num_frames
+        people = tuple(PersonTrack(*(np.concatenate([getattr(p.people[i], name) for p in pieces])
+                                     for name in ("face", "head", "eyes", "roles")))
+                       for i in range(2))
+        return replace(first, people=people)
 
-        nearest = np.clip(np.round(dst * self.fps).astype(int), 0, self.num_frames - 1)
-        people = tuple(PersonTrack(lerp(p.face), lerp(p.head), lerp(p.eyes), p.roles[nearest])
-                       for p in self.people)
-        return replace(self, fps=float(fps), people=people)
-
-    # ---- files -------------------------------------------------------------------------
+    # ---- files (the formats live in result_stream.py, shared with writing piece by piece) --
     def save(self, path: str | Path) -> Path:
         """Write .npz, .json or .csv (chosen by suffix), atomically (atomic_write: a private
         temporary beside it, then a rename), so a failure or a concurrent writer never leaves
-        half a file; OutputError naming the path when it cannot be written."""
+        half a file; OutputError naming the path when it cannot be written. For output too long
+        to hold whole, write it piece by piece with result_stream.ResultStream."""
         path = check_output_path(path)
         writer = {".npz": self._write_npz, ".json": self._write_json, ".csv": self._write_csv}[path.suffix.lower()]
         return write_file(path, writer)
 
-    def _header(self) -> dict:
-        return {"format_version": FORMAT_VERSION, "fps": self.fps, "start_time": self.start_time,
-                "num_frames": self.num_frames, "meta": self.meta}
-
     def _write_npz(self, f: BinaryIO) -> None:
-        arrays = {}
-        for key, person in zip("ab", self.people):
-            arrays.update({f"{key}_face": person.face, f"{key}_head": person.head,
-                           f"{key}_eyes": person.eyes, f"{key}_roles": person.roles})
-        np.savez_compressed(f, header=json.dumps(self._header()),
-                            face_channels=np.array(OUTPUT_FACE_CHANNELS), **arrays)
+        from .result_stream import Frames, write_npz
+        write_npz(f, Frames.of(self))
 
     def _write_json(self, f: BinaryIO) -> None:
-        doc = self._header()
-        doc["people"] = [
-            {"roles": [ROLE_NAMES[r] for r in p.roles],
-             "channels": {k: np.round(v, 5).tolist() for k, v in p.columns().items()}}
-            for p in self.people]
-        f.write(json.dumps(doc).encode("utf-8"))
+        from .result_stream import Frames, write_json
+        write_json(f, Frames.of(self))
 
     def _write_csv(self, f: BinaryIO) -> None:
-        names = list(self.people[0].columns())
-        columns = [p.columns() for p in self.people]
-        text = io.StringIO()
-        w = csv.writer(text)
-        w.writerow(["frame", "time", "person", "role", *names])
-        for i in range(self.num_frames):
-            for key, p, cols in zip("AB", self.people, columns):
-                w.writerow([i, f"{self.start_time + i / self.fps:.4f}", key, ROLE_NAMES[p.roles[i]],
-                            *(f"{cols[n][i]:.5f}" for n in names)])
-            if text.tell() > 1 << 20:           # in pieces: no second copy of a long file
-                f.write(text.getvalue().encode("utf-8"))
-                text.seek(0)
-                text.truncate()
-        f.write(text.getvalue().encode("utf-8"))
+        from .result_stream import Frames, write_csv
+        write_csv(f, Frames.of(self))
 
     @classmethod
     def load(cls, path: str | Path) -> "ConversationResult":

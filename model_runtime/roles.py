@@ -12,11 +12,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
 
 from .audio import ConversationAudio
+from .audio_scan import mel_blocks
 from .channels import roles_from_activity
-from .features import N_MELS, SUBFRAMES, log_mel, mel_filterbank, mel_power, pitch_track
+from .features import N_MELS, SUBFRAMES, log_mel, mel_power, speech_band_db
 from .masks import bridge_gaps, drop_short, runs
 from .resegment import ACTIVE, HOLDER, resegment
 from .timebase import MODEL_FPS
@@ -36,21 +36,6 @@ def _smooth(mask: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- VAD
-@lru_cache(maxsize=1)
-def _speech_band() -> torch.Tensor:
-    """Mel bands whose centre lies in 150-4000 Hz: where voices are, away from hum and hiss."""
-    fb = mel_filterbank()
-    centre = (fb * torch.linspace(0, 8000, fb.shape[0])[:, None]).sum(0) / fb.sum(0)
-    return (centre > 150) & (centre < 4000)
-
-
-def frame_db(wave) -> np.ndarray:
-    """(T,) speech-band level per model frame in dB (floored at -120)."""
-    mp = mel_power(wave)[:, _speech_band()].sum(dim=1)
-    mp = mp.view(-1, SUBFRAMES).mean(dim=1)
-    return (10.0 * torch.log10(mp.double() + 1e-12)).float().numpy()
-
-
 def _vad_from_db(e: np.ndarray, ref_db: float | None = None) -> np.ndarray:
     """Energy VAD with hysteresis. The noise floor (10th percentile) and speech level (98th)
     are estimated per file; thresholds sit between them. ref_db, the loudest level among
@@ -78,17 +63,21 @@ def _vad_from_db(e: np.ndarray, ref_db: float | None = None) -> np.ndarray:
 
 
 def voice_activity(wave) -> np.ndarray:
-    """(T,) bool voice activity at MODEL_FPS for one signal."""
-    return _vad_from_db(frame_db(wave))
+    """(T,) bool voice activity at MODEL_FPS for one signal in memory."""
+    return _vad_from_db(speech_band_db(mel_power(wave)))
 
 
 def activity_from_tracks(tracks: np.ndarray) -> np.ndarray:
-    """(2, T) bool activity from two per-person tracks (or a stereo pair).
+    """(2, T) bool activity from two per-person tracks (or a stereo pair) in memory."""
+    tracks = np.asarray(tracks, dtype=np.float32)
+    return _activity_from_track_levels(np.stack([speech_band_db(mel_power(t)) for t in tracks]))
+
+
+def _activity_from_track_levels(e: np.ndarray) -> np.ndarray:
+    """(2, T) bool activity from each track's speech-band level (2, T) in dB.
 
     Each track is gated by its own VAD; a frame where a track is much quieter than the other
     (each relative to its own speech level) is the other voice bleeding in, not speech."""
-    tracks = np.asarray(tracks, dtype=np.float32)
-    e = np.stack([frame_db(tracks[0]), frame_db(tracks[1])])
     ref = float(np.percentile(e, 98))
     vad = np.stack([_vad_from_db(e[i], ref) for i in range(2)])
     # a person's speech level comes from frames where their own mic is the louder one; a mic
@@ -116,16 +105,19 @@ def _dct_matrix() -> np.ndarray:
     return m.astype(np.float32)
 
 
-def _speaker_features(mix: np.ndarray, vad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _speaker_features(audio: ConversationAudio, vad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per model frame: mean MFCC c1..c19 of its sub-frames (mean over speech removed), and
-    log2 pitch (nan where unvoiced)."""
+    log2 pitch (nan where unvoiced). One more pass over the mix, block by block."""
     # no spectral subtraction or noise masking: both cost more on clean AMI speech than
     # they won back at 20 dB SNR (see benchmarks/diarization_real_speech.py --snr)
-    mfcc = log_mel(mix).numpy() @ _dct_matrix()[1:].T                 # (4T, 19)
-    mfcc = mfcc.reshape(-1, SUBFRAMES, _N_MFCC - 1).mean(axis=1)       # (T, 19)
+    mfcc = np.empty((audio.scan.frames, _N_MFCC - 1), dtype=np.float32)
+    dct = _dct_matrix()[1:].T
+    with audio.reading() as read:
+        for a, b, mp in mel_blocks(read, 0, audio.scan.frames):
+            sub = log_mel(mp, audio.scan.levels.loudest).numpy() @ dct         # (4n, 19)
+            mfcc[a:b] = sub.reshape(-1, SUBFRAMES, _N_MFCC - 1).mean(axis=1)   # (n, 19)
     mfcc -= mfcc[vad].mean(axis=0) if vad.any() else 0.0
-    f0, _ = pitch_track(mix)
-    f0 = f0.numpy()
+    f0 = audio.scan.pitch[0].numpy()
     lf0 = np.where(f0 > 0, np.log2(np.maximum(f0, 1.0)), np.nan)
     return mfcc, lf0
 
@@ -223,13 +215,13 @@ def _frame_labels_from_windows(t: int, wins, wlab: np.ndarray) -> np.ndarray:
     return votes.argmax(axis=1)
 
 
-def _two_voice_labels(mix: np.ndarray, e: np.ndarray, vad: np.ndarray):
+def _two_voice_labels(audio: ConversationAudio, e: np.ndarray, vad: np.ndarray):
     """(speech frame indices, their speaker states: resegment.STATE_*) or None when too
     little speech."""
     wins = _windows(vad)
     if len(wins) < 2:
         return None
-    mfcc, lf0 = _speaker_features(mix, vad)
+    mfcc, lf0 = _speaker_features(audio, vad)
     raw = _embed(mfcc, lf0, wins)
     w = np.array([b - a for a, b in wins], dtype=np.float64) * _level_weights(e, wins)
     emb = _standardize(raw, _embedding_pitch_weight(raw[:, -1], w))
@@ -240,7 +232,12 @@ def _two_voice_labels(mix: np.ndarray, e: np.ndarray, vad: np.ndarray):
 
 
 def diarize_two_speakers(mix: np.ndarray) -> np.ndarray:
-    """(2, T) bool activity of two speakers in one mixed track; A is the first heard. Both
+    """diarize for a mixed track in memory."""
+    return diarize(ConversationAudio.from_signals(mix))
+
+
+def diarize(audio: ConversationAudio) -> np.ndarray:
+    """(2, T) bool activity of two speakers in the conversation's mix; A is the first heard. Both
     are active where one talks over the other's unbroken speech (resegment.py).
 
     When the re-segmentation leaves one voice almost nothing (under 0.2 s, or 2 % of the
@@ -248,12 +245,11 @@ def diarize_two_speakers(mix: np.ndarray) -> np.ndarray:
     one-voice test is made: on real recordings (AMI) every global statistic tried (BIC of
     the split on MFCCs or pitch, held-out likelihood) called half of the two-speaker
     excerpts one voice, and losing a real partner is worse than splitting a monologue."""
-    mix = np.asarray(mix, dtype=np.float32)
-    e = frame_db(mix)
+    e = audio.scan.speech_db[0]
     vad = _vad_from_db(e)
     out = np.zeros((2, len(vad)), dtype=bool)
     out[0] = vad
-    res = _two_voice_labels(mix, e, vad)
+    res = _two_voice_labels(audio, e, vad)
     if res is None:
         return out
     idx, states = res
@@ -282,19 +278,13 @@ def _first_speaker(idx: np.ndarray, lab: np.ndarray, loud: np.ndarray) -> int:
     return int(lab[0])
 
 
-def _same_signal(tracks: np.ndarray) -> bool:
-    """Are both tracks the same recording (a mono mix saved as stereo, one strip used
-    twice)? Then they say nothing about who speaks and the mix must be diarized."""
-    a, b = tracks[0].astype(np.float64), tracks[1].astype(np.float64)
-    na, nb = np.dot(a, a), np.dot(b, b)
-    return bool(na > 0 and nb > 0 and np.dot(a, b) / np.sqrt(na * nb) > 0.98)
-
-
 def activity(audio: ConversationAudio) -> np.ndarray:
-    """(2, T) bool activity of persons A and B for a conversation in any mode."""
-    if audio.mode == "mixed" or audio.tracks is None or _same_signal(audio.tracks):
-        return diarize_two_speakers(audio.mix)
-    return activity_from_tracks(audio.tracks)
+    """(2, T) bool activity of persons A and B for a conversation in any mode. Two tracks that
+    are the same recording (a mono mix saved as stereo, one strip used twice) say nothing
+    about who speaks: then the mix is diarized."""
+    if not audio.has_tracks or audio.scan.correlation > 0.98:
+        return diarize(audio)
+    return _activity_from_track_levels(audio.scan.speech_db[1:])
 
 
 def hold_through_pauses(act: np.ndarray, max_pause_s: float = 0.6) -> np.ndarray:

@@ -105,7 +105,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
     for k, path in enumerate(paths):
         conv = load_conversation(path)
         mix = audio_float(conv["mix"])
-        audio = ConversationAudio(mix=mix, tracks=None, start_time=0.0, mode="mixed")
+        audio = ConversationAudio.from_signals(mix=mix)
         feats, roles = conversation_conditions(audio)
         n = feats.shape[0]
         roles = match_speakers(roles, conv["activity"][:, :n])
@@ -142,7 +142,7 @@ def read_rttm(path: Path) -> dict[str, list[tuple[str, float, float]]]:
 def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) -> dict:
     """Role accuracy on real two-person recordings against their who-speaks-when annotation.
     Person A/B are matched to the annotated speakers by the better of the two assignments."""
-    from model_runtime.audio import AudioClip
+    from model_runtime.audio_files import AudioClip
     folder_p = Path(folder)
     rttm = read_rttm(next(folder_p.glob("*.rttm")))
     results = []

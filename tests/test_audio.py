@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from model_runtime import audio, resampling
-from model_runtime.audio import AudioClip, ConversationAudio, read_clip
+from model_runtime.audio import ConversationAudio
+from model_runtime.audio_files import AudioClip, read_clip
 from model_runtime.resampling import resample
 from model_runtime.timebase import SAMPLE_RATE
 from model_runtime.errors import AudioError

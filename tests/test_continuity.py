@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from model_runtime.audio import AudioClip, ConversationAudio
+from model_runtime.audio import ConversationAudio
+from model_runtime.audio_files import AudioClip
 from model_runtime.channels import HEAD_SLICE
 from model_runtime.layouts import preset_layout
 from model_runtime.pipeline import conversation_conditions, load_model, sample_motion

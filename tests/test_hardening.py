@@ -14,7 +14,8 @@ import soundfile as sf
 import torch
 
 from model_runtime import features, pipeline, resampling
-from model_runtime.audio import AudioClip, ConversationAudio, read_clip
+from model_runtime.audio import ConversationAudio
+from model_runtime.audio_files import AudioClip, read_clip
 from model_runtime.resampling import resample
 from model_runtime.channels import MOTION_DIM
 from model_runtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -82,14 +83,14 @@ def test_generate_on_audio_x1e30_gives_finite_motion(tmp_path):
 
 def test_generate_refuses_non_finite_motion(monkeypatch):
     conv = ConversationAudio.mixed([AudioClip(str(EXAMPLE), duration=2.0)])
-    real = pipeline.sample_motion
+    real = pipeline.sample_span
 
     def poisoned(*args, **kwargs):
         motion = real(*args, **kwargs)
         motion[0, 3, 5] = np.nan
         return motion
 
-    monkeypatch.setattr(pipeline, "sample_motion", poisoned)
+    monkeypatch.setattr(pipeline, "sample_span", poisoned)
     with pytest.raises(TalkingTogetherError, match="non-finite"):
         pipeline.generate(conv, preset_layout("face_to_face"), FAST)
 

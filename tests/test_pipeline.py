@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from model_runtime.audio import AudioClip, ConversationAudio
+from model_runtime.audio import ConversationAudio
+from model_runtime.audio_files import AudioClip
 from model_runtime.timebase import SAMPLE_RATE
 from model_runtime.channels import OUTPUT_FACE_CHANNELS
 from model_runtime.errors import AudioError, CheckpointError, GenerationCancelled, LayoutError
@@ -52,7 +53,7 @@ def test_both_people_blink_as_often_as_asked(example_audio):
 
 
 def test_output_frame_rate_and_start_time_follow_the_request(example_audio):
-    shifted = ConversationAudio(mix=example_audio.mix, tracks=None, start_time=2.5, mode="mixed")
+    shifted = ConversationAudio.mixed([AudioClip(str(EXAMPLE), timeline_start=2.5)])
     result = generate(shifted, preset_layout("corner"), GenerationSettings(**{**FAST.__dict__, "output_fps": 30000 / 1001}))
     assert result.fps == pytest.approx(29.97, abs=0.01)
     assert result.start_time == 2.5

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from model_runtime import channels, roles
-from model_runtime.audio import AudioClip, ConversationAudio
+from model_runtime.audio import ConversationAudio
+from model_runtime.audio_files import AudioClip
 from model_runtime.resampling import resample
 from model_runtime.timebase import HOP, SAMPLE_RATE, num_frames
 from model_runtime.masks import runs

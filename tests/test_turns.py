@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from model_runtime import api
-from model_runtime.audio import AudioClip, ConversationAudio
+from model_runtime.audio import ConversationAudio
+from model_runtime.audio_files import AudioClip
 from model_runtime.blinks import BLINK_CHANNELS, BLOCK_S, MIN_GAP_S, blink_onsets, complement_blinks_in_blocks
 from model_runtime.channels import MOTION_DIM, ROLE_SPEAKING
 from model_runtime.errors import TalkingTogetherError, TurnsError

@@ -108,7 +108,9 @@ def test_generate_on_each_convention_without_a_mapping_file(convention, short_di
     build = convention_rigs.BUILDERS[convention]
     rig_a, mouth_key = build(scene, "A")
     rig_b, _ = build(scene, "B")
-    report = api.generate(scene, rig_a, rig_b, audio=str(short_dialogue), layout="face_to_face", seed=0)
+    # seed 1: in this clip both people look away from the partner (by 25 and 15 degrees in the
+    # runtime's output), so a bake that only turned the eyes with the head would show
+    report = api.generate(scene, rig_a, rig_b, audio=str(short_dialogue), layout="face_to_face", seed=1)
     assert report.missing == [], report.missing
     assert report.keys_written > 0
     # The speaker's mouth moves; the listener's much less.
@@ -139,7 +141,9 @@ def test_ready_player_me_eyes_are_turned_once(short_dialogue):
     scene = fresh_scene(fps=25)
     rig_a, _ = convention_rigs.ready_player_me(scene, "A")
     rig_b, _ = convention_rigs.ready_player_me(scene, "B")
-    report = api.generate(scene, rig_a, rig_b, audio=str(short_dialogue), layout="face_to_face", seed=0)
+    # seed 1: in this clip both people look away from the partner (by 25 and 15 degrees in the
+    # runtime's output), so a bake that only turned the eyes with the head would show
+    report = api.generate(scene, rig_a, rig_b, audio=str(short_dialogue), layout="face_to_face", seed=1)
     for side in ("EyeLeft", "EyeRight"):
         key = scene.objects[f"A {side}"].data.shape_keys
         paths = [fc.data_path for fc in action_fcurves(key.animation_data.action)] if key.animation_data else []
