@@ -13,7 +13,7 @@ import torch
 from .atomic_write import write_file
 from .channels import MOTION_CHANNELS
 from .errors import CheckpointError
-from .model import DualStreamDenoiser, ModelConfig
+from .model import ConversationDenoiser, ModelConfig
 
 FORMAT_NAME = "talking-together-checkpoint"
 FORMAT_VERSION = 1
@@ -30,8 +30,8 @@ class Checkpoint:
     audio_std: torch.Tensor
     info: dict = field(default_factory=dict)   # training provenance: steps, corpus, command
 
-    def build_model(self, device: str | torch.device = "cpu") -> DualStreamDenoiser:
-        model = DualStreamDenoiser(self.config)
+    def build_model(self, device: str | torch.device = "cpu") -> ConversationDenoiser:
+        model = ConversationDenoiser(self.config)
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as exc:
@@ -69,7 +69,7 @@ _INT_RANGES = {"motion_dim": (1, 4096), "audio_dim": (1, 4096), "layout_dim": (1
 
 
 def estimated_parameters(cfg: ModelConfig) -> int:
-    """About how many parameters DualStreamDenoiser(cfg) has (within a few %, from its
+    """About how many parameters ConversationDenoiser(cfg) has (within a few %, from its
     dominant terms), computed without building it."""
     c, e = cfg.channels, 4 * cfg.channels
     widths = [c * m for m in cfg.channel_mults]

@@ -1,11 +1,12 @@
-"""The dual-stream denoiser: one temporal U-Net per person, shared weights, talking to each other.
+"""The conversation denoiser: one temporal U-Net per person, shared weights, talking to each other.
 
 Each stream denoises its own person's motion, conditioned on the audio features, its per-frame
 role (speaking / listening / both / silent) and where its partner stands (layout). At the
-U-Net's bottleneck every stream attends to the other one (cross-stream attention), so a
-listener reacts to the speaker and the two form one conversation.
+U-Net's bottleneck every stream attends to all the others (cross-stream attention), so a
+listener reacts to the speaker and the people form one conversation.
 
-Shapes: B conversations, S = 2 streams, T frames (a multiple of 2**(levels-1)), D motion dims,
+Shapes: B conversations, S streams (people; the shipped model is trained and used for S = 2,
+nothing in the network fixes S), T frames (a multiple of 2**(levels-1)), D motion dims,
 A audio feature dims, L layout dims. Streams are folded into the batch (B*S) wherever the
 weights are shared.
 """
@@ -97,10 +98,19 @@ class ResBlock(nn.Module):
         return h + self.skip(x)
 
 
-class StreamAttentionBlock(nn.Module):
-    """Self-attention over a stream's own frames, then cross-attention to the partner's frames.
+def partners_of(x: torch.Tensor) -> torch.Tensor:
+    """(B, S, T, C) -> (B, S, (S - 1) T, C): for each stream, the frames of every other stream
+    one after another (for two people, simply the other one's)."""
+    s = x.shape[1]
+    if s == 2:
+        return x.flip(1)
+    return torch.stack([torch.cat([x[:, j] for j in range(s) if j != i], dim=1) for i in range(s)], dim=1)
 
-    x: (B, 2, T, C). The cross-stream step is what makes one conversation out of two streams.
+
+class StreamAttentionBlock(nn.Module):
+    """Self-attention over a stream's own frames, then cross-attention to all partners' frames.
+
+    x: (B, S, T, C). The cross-stream step is what makes one conversation out of the streams.
     """
 
     def __init__(self, dim: int, heads: int, dropout: float, cross: bool):
@@ -119,16 +129,16 @@ class StreamAttentionBlock(nn.Module):
         h = x.reshape(b * s, t, c)
         q = self.norm_self(h)
         h = h + self.self_attn(q, q, q, need_weights=False)[0]
-        if self.cross:
+        if self.cross and s > 1:
             q = self.norm_cross(h)
-            partner = q.reshape(b, s, t, c).flip(1).reshape(b * s, t, c)  # stream 0 reads 1, 1 reads 0
-            h = h + self.cross_attn(q, partner, partner, need_weights=False)[0]
+            partners = partners_of(q.reshape(b, s, t, c)).reshape(b * s, (s - 1) * t, c)
+            h = h + self.cross_attn(q, partners, partners, need_weights=False)[0]
         h = h + self.mlp(self.norm_mlp(h))
         return h.reshape(b, s, t, c)
 
 
-class DualStreamDenoiser(nn.Module):
-    """Predicts clean motion x0 for both people from noisy motion and the conditions."""
+class ConversationDenoiser(nn.Module):
+    """Predicts clean motion x0 for every person from noisy motion and the conditions."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -172,7 +182,7 @@ class DualStreamDenoiser(nn.Module):
         Kept compact (a shared mix encoded once, not once per stream; role ids, not their
         embeddings), since a long conversation keeps one per window for every sampler step.
 
-        audio (B, T, A) shared mix features or (B, 2, T, A); roles (B, 2, T) int; layout (B, 2, L)."""
+        audio (B, T, A) shared mix features or (B, S, T, A); roles (B, S, T) int; layout (B, S, L)."""
         b, s, t_len = roles.shape
         if audio.dim() == 3:
             a = self.audio_enc(audio.transpose(1, 2))                    # (B, C, T): once per mix
@@ -184,15 +194,15 @@ class DualStreamDenoiser(nn.Module):
         return {"audio": a, "roles": roles.reshape(b * s, t_len), "layout": layout_emb, "shape": (b, s, t_len)}
 
     def _audio_and_roles(self, cond: dict) -> torch.Tensor:
-        """(BS, 2C, T): each stream's encoded audio and role embedding."""
+        """(BS, 2C, T): each stream's encoded audio and role embedding (2C: audio, then role)."""
         b, s, t_len = cond["shape"]
         a = cond["audio"]
-        if a.shape[0] == b:                                              # one mix for both streams
+        if a.shape[0] == b:                                              # one mix for every stream
             a = a[:, None].expand(b, s, -1, t_len).reshape(b * s, -1, t_len)
         return torch.cat([a, self.role_emb(cond["roles"]).transpose(1, 2)], dim=1)
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
-        """x_t (B, 2, T, D), t (B,) in [0, 1] -> x0 estimate (B, 2, T, D)."""
+        """x_t (B, S, T, D), t (B,) in [0, 1] -> x0 estimate (B, S, T, D)."""
         b, s, t_len, _ = x_t.shape
         if t_len % self.cfg.time_multiple:
             raise ValueError(f"T={t_len} must be a multiple of {self.cfg.time_multiple}")

@@ -89,22 +89,27 @@ def conversation_conditions(audio: ConversationAudio, swap: bool = False,
 
 
 def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray, layout: torch.Tensor,
-                noise: torch.Tensor, settings: GenerationSettings, device: torch.device,
+                first: int, settings: GenerationSettings, device: torch.device,
                 on_step: Callable[[float], None] | None = None) -> np.ndarray:
-    """Run the sampler over a stretch of the conversation: features (n, A), roles (2, n),
-    noise (2, n, D); returns its denormalised motion (2, n, D), clipped to physical ranges.
+    """Run the sampler over frames [first, first + n) of the conversation: features (n, A),
+    roles (S, n) of its S people, layout (S, L); its noise is the frames' own
+    (segments.frame_noise), so overlapping stretches agree. Returns the denormalised motion
+    (S, n, D), clipped to physical ranges.
     ``on_step(fraction)`` follows the work."""
-    n = feats.shape[0]
+    n, people, dim = feats.shape[0], roles.shape[0], model.cfg.motion_dim
     multiple = model.cfg.time_multiple
     window = max(multiple, int(round(settings.window_seconds * MODEL_FPS / multiple)) * multiple)
     overlap = min(int(settings.overlap_seconds * MODEL_FPS), window // 2)
     total = max(n, window)                                   # short clips run as one padded window
     audio = (feats - ckpt.audio_mean) / ckpt.audio_std
     audio = torch.cat([audio, torch.zeros(total - n, audio.shape[1])]).to(device)
-    role_t = torch.zeros(2, total, dtype=torch.long)
+    role_t = torch.zeros(people, total, dtype=torch.long)
     role_t[:, :n] = torch.as_tensor(roles)
-    if total > n:
-        noise = torch.cat([noise, torch.zeros(2, total - n, noise.shape[2])], dim=1)
+
+    def noise_of(stream: int) -> torch.Tensor:          # padding frames of a short clip: zeros
+        noise = frame_noise(settings.seed, first, first + n, people, dim, stream)
+        return torch.cat([noise, torch.zeros(people, total - n, dim)], dim=1).to(device)
+
     steps_done = [0]
 
     def on_chunk(fraction: float) -> None:
@@ -117,7 +122,8 @@ def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
     def after_step(info: dict) -> None:
         steps_done[0] = info["i"] + 1
 
-    x0 = sample_ddim(denoiser, noise.to(device), ddim_timesteps(settings.steps), callback=after_step)
+    x0 = sample_ddim(denoiser, noise_of(0), ddim_timesteps(settings.steps), callback=after_step,
+                     eta=settings.eta, noise_sampler=lambda i: noise_of(i + 1))
     return clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
 
 
@@ -125,9 +131,7 @@ def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarra
                   poses: tuple[HeadPose, HeadPose], settings: GenerationSettings, device: torch.device) -> np.ndarray:
     """A whole (short) conversation's motion (2, T, D) in memory, finished as generate finishes
     it: the sampler, exact eye contact, blinks."""
-    n = feats.shape[0]
-    noise = frame_noise(settings.seed, 0, n, 2, model.cfg.motion_dim)
-    motion = sample_span(model, ckpt, feats, roles, conversation_layout(poses), noise, settings, device)
+    motion = sample_span(model, ckpt, feats, roles, conversation_layout(poses), 0, settings, device)
     motion = lock_gaze_both(motion, poses, settings.gaze_lock_degrees)
     finisher = MotionFinisher(roles, MODEL_FPS, settings.blinks_per_minute, settings.seed)
     return finisher.push(0, motion)[1]
@@ -217,7 +221,7 @@ def generate_to_file(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
 def generation_meta(audio: ConversationAudio, settings: GenerationSettings, swap: bool) -> dict:
     device = resolve_device(settings.device)
     ckpt, _ = load_model(settings.checkpoint, device)          # cached: loaded by generate
-    return {"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
+    return {"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance, "eta": settings.eta,
             "device": str(device), "audio_mode": audio.mode, "swap": swap,
             "checkpoint": ckpt.info.get("name", "custom")}
 
@@ -252,8 +256,7 @@ def generate_pieces(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
 
         with audio.reading() as read:
             feats = model_features(read, audio.scan, a, b, prosody)
-        noise = frame_noise(settings.seed, a, b, 2, model.cfg.motion_dim)
-        return sample_span(model, ckpt, feats, roles[:, a:b], layout, noise, settings, device, on_step)
+        return sample_span(model, ckpt, feats, roles[:, a:b], layout, a, settings, device, on_step)
 
     for start, motion in stitch(plan, sample):
         finished = finisher.push(start, lock_gaze_both(motion, poses, settings.gaze_lock_degrees))

@@ -24,8 +24,14 @@ def ddim_timesteps(steps: int) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_ddim(denoiser: Denoiser, noise: torch.Tensor, timesteps: torch.Tensor,
-                callback: Callable[[dict], None] | None = None) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0) from x0 predictions; returns the clean sample."""
+                callback: Callable[[dict], None] | None = None, eta: float = 0.0,
+                noise_sampler: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
+    """DDIM from x0 predictions; returns the clean sample.
+
+    ``eta`` 0 is deterministic DDIM (the path to the mean of what the model has seen); 1 adds
+    fresh noise at every step as ancestral sampling (DDPM) does, which keeps more of the
+    variety of the training motion at few steps. ``noise_sampler(i)`` gives step i's fresh
+    noise (shaped like ``noise``; default: torch.randn_like)."""
     x = noise
     n = len(timesteps) - 1
     for i in range(n):
@@ -38,5 +44,8 @@ def sample_ddim(denoiser: Denoiser, noise: torch.Tensor, timesteps: torch.Tensor
             continue
         ab, ab_next = alpha_bar(torch.tensor(t)), alpha_bar(torch.tensor(t_next))
         eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt().clamp(min=1e-8)
-        x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
+        sigma = eta * ((1 - ab_next) / (1 - ab).clamp(min=1e-8) * (1 - ab / ab_next)).clamp(min=0.0).sqrt()
+        x = ab_next.sqrt() * x0 + (1 - ab_next - sigma ** 2).clamp(min=0.0).sqrt() * eps
+        if eta > 0:
+            x = x + sigma * (noise_sampler(i) if noise_sampler is not None else torch.randn_like(x))
     return x

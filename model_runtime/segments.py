@@ -43,12 +43,14 @@ def plan_segments(n: int) -> list[Segment]:
     return [Segment((a, b), (max(0, a - margin), min(n, b + margin))) for a, b in zip(edges, edges[1:])]
 
 
-def frame_noise(seed: int, a: int, b: int, people: int, dim: int) -> torch.Tensor:
+def frame_noise(seed: int, a: int, b: int, people: int, dim: int, stream: int = 0) -> torch.Tensor:
     """(people, b - a, dim) standard normal noise of frames [a, b): block k of NOISE_BLOCK frames
-    always comes from (seed, k), so any stretch of the conversation sees the same noise."""
+    always comes from (seed, k) (and ``stream``: the sampler's later steps draw their own), so
+    any stretch of the conversation sees the same noise."""
     blocks = []
     for k in range(a // NOISE_BLOCK, -(-b // NOISE_BLOCK)):
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0]))
+        entropy = [int(seed), k] + ([stream] if stream else [])
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))
         blocks.append(torch.randn(people, NOISE_BLOCK, dim, generator=gen))
     noise = torch.cat(blocks, dim=1)
     first = a // NOISE_BLOCK * NOISE_BLOCK

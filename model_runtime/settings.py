@@ -23,6 +23,7 @@ class GenerationSettings:
     seed: int = 0
     steps: int = 6                 # sampler steps ("quality")
     guidance: float = 1.5          # classifier-free guidance ("expressiveness"); 1 = off
+    eta: float = 0.0               # fresh noise per sampler step: 0 deterministic DDIM, 1 ancestral
     device: str = "auto"           # auto | cpu | cuda | mps
     checkpoint: str | None = None  # None: the shipped default weights
     window_seconds: float = 10.24  # frames per model call: memory is bounded by this
@@ -52,7 +53,7 @@ class GenerationSettings:
         if self.device not in DEVICES:
             raise TalkingTogetherError(f"unknown device {self.device!r}; use {', '.join(DEVICES)}")
         return replace(
-            self, steps=int(steps), guidance=number("guidance", 0.0, MAX_GUIDANCE),
+            self, steps=int(steps), guidance=number("guidance", 0.0, MAX_GUIDANCE), eta=number("eta", 0.0, 1.0),
             blinks_per_minute=number("blinks_per_minute", 0.0, MAX_BLINKS_PER_MINUTE),
             window_seconds=number("window_seconds", 1.0, 600.0),
             overlap_seconds=number("overlap_seconds", 0.0, 300.0),

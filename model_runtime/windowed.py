@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from .model import NULL_ROLE, DualStreamDenoiser
+from .model import NULL_ROLE, ConversationDenoiser
 
 
 def window_starts(total: int, window: int, overlap: int) -> list[int]:
@@ -36,12 +36,12 @@ def blend_weights(window: int, overlap: int, first: bool, last: bool) -> torch.T
 
 
 class WindowedDenoiser:
-    """A denoiser ``(x (2, T, D), t) -> x0 (2, T, D)`` for a whole conversation.
+    """A denoiser ``(x (S, T, D), t) -> x0 (S, T, D)`` for a whole conversation of S people.
 
-    audio (T, A), roles (2, T) and layout (2, L) are the full-length conditions; ``guidance``
+    audio (T, A), roles (S, T) and layout (S, L) are the full-length conditions; ``guidance``
     is the classifier-free guidance scale (1 = conditional only, one model pass)."""
 
-    def __init__(self, model: DualStreamDenoiser, audio: torch.Tensor, roles: torch.Tensor,
+    def __init__(self, model: ConversationDenoiser, audio: torch.Tensor, roles: torch.Tensor,
                  layout: torch.Tensor, window: int, overlap: int, guidance: float = 1.0,
                  windows_per_call: int = 8, on_chunk: Callable[[float], None] | None = None):
         self.model, self.guidance = model, guidance

@@ -1,4 +1,4 @@
-"""Training objective of the dual-stream denoiser: diffusion, velocity and geometric gaze losses.
+"""Training objective of the conversation denoiser: diffusion, velocity and geometric gaze losses.
 
 The model predicts clean motion x0 (model_runtime/diffusion.py), which lets the gaze loss and
 the velocity loss act on the prediction directly.
@@ -13,7 +13,7 @@ import torch
 from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, LAYOUT_PARTNER_DIRECTION
 from model_runtime.diffusion import add_noise
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between, gaze_direction_of, head_rotation_of
-from model_runtime.model import NULL_ROLE, DualStreamDenoiser
+from model_runtime.model import NULL_ROLE, ConversationDenoiser
 
 
 @dataclass
@@ -57,7 +57,7 @@ def drop_conditions(audio, roles, p: float):
     return audio, roles
 
 
-def training_loss(model: DualStreamDenoiser, batch: dict, motion_mean: torch.Tensor, motion_std: torch.Tensor,
+def training_loss(model: ConversationDenoiser, batch: dict, motion_mean: torch.Tensor, motion_std: torch.Tensor,
                   weights: LossWeights = LossWeights()) -> dict[str, torch.Tensor]:
     """One diffusion training step's losses. batch: motion (B, 2, T, D) normalised, audio (B, T, A),
     roles (B, 2, T), layout (B, 2, L). Returns the total and each term."""

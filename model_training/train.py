@@ -1,4 +1,4 @@
-"""Train the dual-stream denoiser on a corpus directory.
+"""Train the conversation denoiser on a corpus directory.
 
     python -m model_training.train --corpus corpus_data/train --out model_runtime/weights/default.pt
 
@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from model_runtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from model_runtime.model import DualStreamDenoiser, ModelConfig, count_parameters
+from model_runtime.model import ConversationDenoiser, ModelConfig, count_parameters
 from model_runtime.presets import read_preset
 
 from .objective import LossWeights, training_loss
@@ -81,7 +81,7 @@ def train(args: argparse.Namespace) -> Path:
                                    "audio_mean": base.audio_mean, "audio_std": base.audio_std}
     else:
         base, cfg, stats = None, model_config(args.config, args.ablation), normalisation_stats(convs)
-    model = DualStreamDenoiser(cfg).to(device)
+    model = ConversationDenoiser(cfg).to(device)
     if base is not None:
         model.load_state_dict(base.state_dict)
     ema = copy.deepcopy(model).eval()

@@ -21,7 +21,7 @@ from model_runtime.channels import MOTION_DIM
 from model_runtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from model_runtime.errors import AudioError, CheckpointError, OutputError, TalkingTogetherError
 from model_runtime.layouts import preset_layout
-from model_runtime.model import DualStreamDenoiser, ModelConfig
+from model_runtime.model import ConversationDenoiser, ModelConfig
 from model_runtime.settings import GenerationSettings
 from model_runtime.timebase import SAMPLE_RATE
 
@@ -102,7 +102,7 @@ def tiny_checkpoint(**stats) -> Checkpoint:
     base = dict(motion_mean=torch.zeros(MOTION_DIM), motion_std=torch.ones(MOTION_DIM),
                 audio_mean=torch.zeros(cfg.audio_dim), audio_std=torch.ones(cfg.audio_dim))
     base.update(stats)
-    return Checkpoint(cfg, DualStreamDenoiser(cfg).state_dict(), **base, info={"name": "t"})
+    return Checkpoint(cfg, ConversationDenoiser(cfg).state_dict(), **base, info={"name": "t"})
 
 
 def damaged(tmp_path, change) -> Path:
@@ -158,7 +158,7 @@ def test_absurd_config_is_refused_before_building_anything(tmp_path, monkeypatch
     path = damaged(tmp_path, lambda p: p["config"].update(channels=2048, channel_mults=[1, 16, 16, 16],
                                                               attn_layers=64))
     built = []
-    monkeypatch.setattr(DualStreamDenoiser, "__init__", lambda self, cfg: built.append(cfg))
+    monkeypatch.setattr(ConversationDenoiser, "__init__", lambda self, cfg: built.append(cfg))
     t0 = time.perf_counter()
     with pytest.raises(CheckpointError, match="parameters"):
         load_checkpoint(path)

@@ -1,18 +1,18 @@
-"""The dual-stream denoiser: shapes, what each condition does, and that training learns."""
+"""The conversation denoiser: shapes, what each condition does, N people, and that training learns."""
 import pytest
 import torch
 
 from model_runtime.channels import MOTION_DIM, channel_index
 from model_training.objective import LossWeights, training_loss
-from model_runtime.model import DualStreamDenoiser, ModelConfig
+from model_runtime.model import ConversationDenoiser, ModelConfig
 from model_training.train import model_config
 
 B, T, A = 2, 32, 12
 
 
-def tiny(**kw) -> DualStreamDenoiser:
+def tiny(**kw) -> ConversationDenoiser:
     torch.manual_seed(0)
-    model = DualStreamDenoiser(ModelConfig(audio_dim=A, channels=16, channel_mults=(1, 2), attn_layers=1,
+    model = ConversationDenoiser(ModelConfig(audio_dim=A, channels=16, channel_mults=(1, 2), attn_layers=1,
                                            attn_heads=2, dropout=0.0, **kw)).eval()
     torch.nn.init.normal_(model.out.weight, std=0.1)  # the output layer starts at zero; wake it up
     return model
@@ -34,7 +34,7 @@ def test_output_shape_and_time_multiple():
 
 
 def test_default_config_is_small_enough_to_ship():
-    n = sum(p.numel() for p in DualStreamDenoiser(model_config("default")).parameters())
+    n = sum(p.numel() for p in ConversationDenoiser(model_config("default")).parameters())
     assert 0.3e6 < n < 3e6  # a few MB of float32 weights
 
 
@@ -75,7 +75,7 @@ def test_short_training_run_lowers_the_loss():
     """Motion that follows the audio (a mouth opening with the first audio feature, only when
     speaking) must be learned: the loss after 150 steps is well below the start."""
     torch.manual_seed(0)
-    model = DualStreamDenoiser(ModelConfig(audio_dim=A, channels=16, channel_mults=(1, 2), attn_layers=1,
+    model = ConversationDenoiser(ModelConfig(audio_dim=A, channels=16, channel_mults=(1, 2), attn_layers=1,
                                            attn_heads=2, dropout=0.0)).train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     mean, std = torch.zeros(MOTION_DIM), torch.ones(MOTION_DIM)
@@ -97,3 +97,25 @@ def test_short_training_run_lowers_the_loss():
         opt.step()
         losses.append(loss.item())
     assert sum(losses[-20:]) / 20 < 0.6 * sum(losses[:20]) / 20
+
+
+def test_three_people_each_react_to_the_others_and_order_does_not_matter():
+    """Written for S people: three streams run with the two-person weights; editing one person
+    changes the others (cross-stream attention reads every partner); relabelling the people
+    only relabels the output."""
+    model = tiny()
+    g = torch.Generator().manual_seed(2)
+    x, t = torch.randn(B, 3, T, MOTION_DIM, generator=g), torch.rand(B, generator=g)
+    audio, roles = torch.randn(B, T, A, generator=g), torch.randint(0, 4, (B, 3, T), generator=g)
+    layout = torch.randn(B, 3, 7, generator=g)
+    with torch.no_grad():
+        out = model(x, t, audio, roles, layout)
+        assert out.shape == (B, 3, T, MOTION_DIM)
+        x2 = x.clone()
+        x2[:, 2] += 1.0
+        edited = model(x2, t, audio, roles, layout)
+        for other in (0, 1):
+            assert not torch.allclose(out[:, other], edited[:, other], atol=1e-6)
+        order = [2, 0, 1]
+        permuted = model(x[:, order], t, audio, roles[:, order], layout[:, order])
+    torch.testing.assert_close(permuted, out[:, order], atol=1e-5, rtol=1e-4)

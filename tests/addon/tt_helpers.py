@@ -146,7 +146,7 @@ def random_tiny_checkpoint(path: Path) -> Path:
     cfg = json.loads((ROOT / "presets" / "models" / "tiny.json").read_text())
     cfg = model.ModelConfig.from_dict({k: v for k, v in cfg.items() if not k.startswith("_")})
     torch.manual_seed(0)
-    net = model.DualStreamDenoiser(cfg)
+    net = model.ConversationDenoiser(cfg)
     ckpt = checkpoint.Checkpoint(
         config=cfg, state_dict=net.state_dict(),
         motion_mean=torch.full((MOTION_DIM,), 0.1), motion_std=torch.full((MOTION_DIM,), 0.1),
