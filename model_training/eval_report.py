@@ -25,11 +25,33 @@ COLUMNS = [  # (key, header, format, better)
 ]
 
 
-def table(rows: dict[str, dict]) -> str:
-    head = "| method | " + " | ".join(h for _, h, _, _ in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
+INTERACTION_COLUMNS = [  # model_training/interaction.py; every one is best close to the target's
+    ("response_rise", "listener nod rise at cues °/s", "{:.2f}", "target"),
+    ("response_lag_s", "its lag s", "{:.2f}", "target"),
+    ("glance_nod_rise", "listener nod rise at speaker's glances °/s", "{:.2f}", "target"),
+    ("glance_nod_lag_s", "its lag s", "{:.2f}", "target"),
+    ("glance_followed", "glances met by a look back", "{:.0%}", "target"),
+    ("turn_start_at_partner", "speaker looks at partner, turn start", "{:.0%}", "target"),
+    ("turn_end_at_partner", "... turn end", "{:.0%}", "target"),
+    ("handover_mutual_gaze", "mutual gaze at hand-over", "{:.0%}", "target"),
+    ("nod_sync", "nod synchrony r", "{:.2f}", "target"),
+    ("gaze_err_when_looking_deg", "gaze error where target looks at partner °", "{:.1f}", "lower"),
+]
+INTERACTION_NOTE = (
+    "Interaction (what needs the partner; each best close to `target`): the listener's head-nod speed "
+    "around the speaker's cues (pauses and turn ends), its rise over the second before and the lag of "
+    "its peak; the same around the speaker's glances at the listener (which the audio does not reveal), "
+    "and the share of those glances a listener who was looking away meets by looking back; the share of the first and last second of a speaker's turn spent looking at the partner "
+    "(speakers look away as they start and back as they end); mutual gaze within a second of a change "
+    "of speaker; the peak cross-correlation of the two heads' nodding within a second; and the gaze "
+    "error on the frames where the target looks at the partner.")
+
+
+def table(rows: dict[str, dict], columns: list = COLUMNS) -> str:
+    head = "| method | " + " | ".join(h for _, h, _, _ in columns) + " |"
+    lines = [head, "|" + "---|" * (len(columns) + 1)]
     for name, r in rows.items():
-        cells = [fmt.format(r[k]) if k in r else "–" for k, _, fmt, _ in COLUMNS]
+        cells = [fmt.format(r[k]) if k in r and np.isfinite(r[k]) else "–" for k, _, fmt, _ in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -91,6 +113,7 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
         share = rows["target"].get("mutual_share_target", 0)
         parts += [f"## {label}", "", table(rows), "",
                   f"Target mutual gaze covers {share:.0%} of frames.", "",
+                  INTERACTION_NOTE, "", table(rows, INTERACTION_COLUMNS), "",
                   "Paired differences per conversation (seeds averaged), mean and 95 % bootstrap interval; "
                   "✓ where the whole interval is on the better side:", ""]
         for comparison in comparisons[label]:

@@ -32,6 +32,7 @@ from model_runtime.timebase import MODEL_FPS
 from . import metrics
 from .corpus.dataset import audio_float, list_conversations, load_conversation
 from .eval_stats import comparison_table
+from .interaction import interaction_metrics
 from .lips import lip_vertex_error_mm
 from .training_data import own_speech_envelopes
 
@@ -79,12 +80,13 @@ def score(pred: np.ndarray, conv: dict, envelopes: np.ndarray) -> dict:
     row = {"mouth_err": metrics.mouth_error(pred, target), "lip_vertex_mm": lip_vertex_error_mm(pred, target),
            **metrics.role_accuracy(pred, activity), **metrics.gaze_metrics(pred, target, conv["poses"]),
            **metrics.head_stats(pred), "blinks_per_min": metrics.blinks_per_minute(pred),
-           "jaw_env_r": metrics.jaw_envelope_correlation(pred, envelopes)}
+           "jaw_env_r": metrics.jaw_envelope_correlation(pred, envelopes),
+           **interaction_metrics(pred, target, activity, conv["poses"])}
     return row
 
 
 def aggregate(rows: list[dict]) -> dict:
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if not k.startswith("mutual_") and k != "conv"}
+    out = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0] if not k.startswith("mutual_") and k != "conv"}
     tp, pred, true = (sum(r[k] for r in rows) for k in ("mutual_tp", "mutual_pred", "mutual_true"))
     out["mutual_precision"] = tp / max(pred, 1)
     out["mutual_recall"] = tp / max(true, 1)

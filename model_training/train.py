@@ -36,6 +36,17 @@ def model_config(name_or_path: str, ablation: str = "none") -> ModelConfig:
     return ModelConfig.from_dict(raw)
 
 
+def load_matching(model: ConversationDenoiser, state: dict) -> None:
+    """Load a checkpoint's weights; an ablation fine-tuned from a full model (``--init`` with
+    ``--ablation``) leaves out the weights of what it switches off, nothing else."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing:
+        raise ValueError(f"the --init checkpoint lacks weights this model needs: {missing[:5]}")
+    switched_off = ("cross_attn", "norm_cross", "role_emb", "layout_mlp")
+    if any(not any(part in k for part in switched_off) for k in unexpected):
+        raise ValueError(f"the --init checkpoint holds weights of another architecture: {unexpected[:5]}")
+
+
 def setup_distributed() -> tuple[int, int, torch.device]:
     """(rank, world size, device); a plain single process when not started by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -77,13 +88,14 @@ def train(args: argparse.Namespace) -> Path:
     convs = load_split(args.corpus, args.split, limit=args.limit)
     if args.init:
         base = load_checkpoint(args.init)
-        cfg, stats = base.config, {"motion_mean": base.motion_mean, "motion_std": base.motion_std,
-                                   "audio_mean": base.audio_mean, "audio_std": base.audio_std}
+        cfg = ModelConfig.from_dict({**base.config.to_dict(), **ABLATIONS[args.ablation]})
+        stats = {"motion_mean": base.motion_mean, "motion_std": base.motion_std,
+                 "audio_mean": base.audio_mean, "audio_std": base.audio_std}
     else:
         base, cfg, stats = None, model_config(args.config, args.ablation), normalisation_stats(convs)
     model = ConversationDenoiser(cfg).to(device)
     if base is not None:
-        model.load_state_dict(base.state_dict)
+        load_matching(model, base.state_dict)
     ema = copy.deepcopy(model).eval()
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)

@@ -55,3 +55,20 @@ def test_fine_tuning_keeps_the_config_and_evaluation_writes_a_report(corpus, tmp
     for row in ("| target |", "| audio_energy |", "| tiny |"):
         assert row in text
     assert (report / "example_heldout.png").stat().st_size > 10_000
+
+
+def test_an_ablation_fine_tunes_from_a_full_model_leaving_out_only_what_it_switches_off():
+    from dataclasses import replace
+
+    from model_runtime.model import ConversationDenoiser, ModelConfig
+    from model_training.train import load_matching
+    cfg = ModelConfig(audio_dim=12, channels=16, channel_mults=(1, 2), attn_layers=1, attn_heads=2)
+    full = ConversationDenoiser(cfg)
+    one_stream = ConversationDenoiser(replace(cfg, use_cross_stream=False))
+    load_matching(one_stream, full.state_dict())
+    for key, value in one_stream.state_dict().items():
+        assert torch.equal(value, full.state_dict()[key])
+    with pytest.raises(ValueError, match="lacks"):          # the other way round: weights missing
+        load_matching(full, one_stream.state_dict())
+    with pytest.raises((ValueError, RuntimeError)):
+        load_matching(ConversationDenoiser(replace(cfg, channels=32)), full.state_dict())

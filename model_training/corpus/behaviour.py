@@ -189,7 +189,7 @@ def _clamp_to_reach(head: np.ndarray, target: np.ndarray, margin: float) -> np.n
 
 
 def head_motion(p: int, conv: Conversation, partner_angles: tuple[float, float], plan: "GazePlan",
-                rng: np.random.Generator, style: Style) -> np.ndarray:
+                rng: np.random.Generator, style: Style, extra_nods: list = ()) -> np.ndarray:
     """(T, 3: pitch, yaw, roll) head angles: turned part of the way to the partner (more when
     speaking), following aversions partly, prosodic nods and tilts, listener nods, drift."""
     n, fps, times = conv.num_frames, conv.fps, conv.times
@@ -247,6 +247,8 @@ def head_motion(p: int, conv: Conversation, partner_angles: tuple[float, float],
         if rng.random() < 0.2:
             pitch += nod(times, t0 - 0.25, rng.uniform(2.5, 4) * DEG, rng.uniform(0.4, 0.55),
                          int(rng.integers(1, 3)))
+    for t0, amp, period, count in extra_nods:      # answers to the partner's glances (reactions.py)
+        pitch += nod(times, t0, amp, period, count)
 
     head2 = _clamp_to_reach(np.stack([yaw, pitch], 1), gaze_target, 0.04)
     out = np.stack([head2[:, 1], head2[:, 0], roll], 1)

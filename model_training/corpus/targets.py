@@ -4,10 +4,13 @@
 two rest head poses of its layout into both people's per-frame motion vectors
 (``channels.MOTION_CHANNELS``): coarticulated visemes for the mouth (``visemes.py``); head
 orientation toward the partner, prosodic and listener nods, drift, blinks (``behaviour.py``);
-gaze at the partner's eyes (geometrically exact) or away by role (``gazeplan.py``); smiles,
-brow raises, squints and the idle face (here).
+gaze at the partner's eyes (geometrically exact) or away by role (``gazeplan.py``); the
+listener's answers to the speaker's glances (``reactions.py``); smiles, brow raises, squints
+and the idle face (here).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,6 +22,7 @@ from model_runtime.timebase import MODEL_FPS
 from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
                         lowpass, sample_style, smooth_noise)
 from .gazeplan import fixational, gaze_directions_rest, gaze_in_head, partner_angles, plan_gaze
+from .reactions import answering_nods, follow_glances, glance_onsets
 from .timing import DialogueTiming
 from .visemes import AH, VisemeSegment, viseme_curves, viseme_segments
 
@@ -37,17 +41,27 @@ def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_f
         return np.zeros((2, 0, MOTION_DIM), np.float32)
     conv = analyse(timing, num_frames, fps)
     out = np.zeros((2, num_frames, MOTION_DIM), np.float32)
+    rngs = [[np.random.default_rng(s) for s in seeds[p]] for p in (0, 1)]
+    styles = [sample_style(rngs[p][0]) for p in (0, 1)]
+    angles = [partner_angles(poses[p], poses[1 - p])[1:] for p in (0, 1)]
+    plans = [plan_gaze(p, conv, angles[p][0], rngs[p][2], styles[p]) for p in (0, 1)]
+    # the listener answers the speaker's glances (reactions.py): drawn from a stream of its own
+    # so that everything else a seed gives stays as it was
+    r_react = np.random.default_rng(rng.integers(0, 2 ** 63 - 1))
+    glances = [glance_onsets(p, conv, plans[p].at_partner) for p in (0, 1)]
+    nods = [answering_nods(glances[1 - p], r_react) for p in (0, 1)]
     for p in (0, 1):
-        r_style, r_mouth, r_gaze, r_head, r_blink, r_face = (np.random.default_rng(s) for s in seeds[p])
-        style = sample_style(r_style)
-        _, py, pp = partner_angles(poses[p], poses[1 - p])
+        offset, at = follow_glances(plans[p].offset, plans[p].at_partner, glances[1 - p], fps, r_react)
+        plans[p] = replace(plans[p], offset=offset, at_partner=at)
+    for p in (0, 1):
+        r_style, r_mouth, r_gaze, r_head, r_blink, r_face = rngs[p]
+        style, plan, (py, pp) = styles[p], plans[p], angles[p]
 
         face = {name: np.zeros(num_frames) for name in MODEL_FACE_CHANNELS}
         for name, curve in mouth_curves(p, timing, num_frames, fps, r_mouth, style).items():
             face[name] += curve
 
-        plan = plan_gaze(p, conv, py, r_gaze, style)
-        head = head_motion(p, conv, (py, pp), plan, r_head, style)
+        head = head_motion(p, conv, (py, pp), plan, r_head, style, extra_nods=nods[p])
         jitter = fixational(r_gaze, conv, plan.at_partner)
         gaze = gaze_in_head(gaze_directions_rest(py, pp, plan.offset + jitter), head)
 

@@ -1,0 +1,129 @@
+"""Interaction metrics (#12) on hand-made conversations whose right answer is known: a listener
+who nods after the speaker's pauses, a speaker who looks away at a turn's start, two heads
+nodding together."""
+import math
+
+import numpy as np
+import torch
+
+from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, MOTION_DIM, channel_index
+from model_runtime.geometry import gaze_toward
+from model_runtime.layouts import preset_layout
+from model_runtime.timebase import MODEL_FPS
+from model_training import interaction
+
+T = 40 * MODEL_FPS
+PITCH = channel_index("headPitch")
+
+
+def turns() -> np.ndarray:
+    """A speaks 4 s with a 0.5 s pause in the middle, B replies 4 s, and so on, for 40 s."""
+    act = np.zeros((2, T), bool)
+    for k, start in enumerate(range(0, 40, 5)):
+        who = k % 2
+        act[who, start * MODEL_FPS:(start + 4) * MODEL_FPS] = True
+        act[who, (start * MODEL_FPS + 40):(start * MODEL_FPS + 52)] = False      # a pause of 0.48 s
+    return act
+
+
+def nod(motion: np.ndarray, person: int, frame: int, deg: float = 5.0) -> None:
+    n = 12
+    if 0 <= frame and frame + n <= T:
+        motion[person, frame:frame + n, PITCH] -= math.radians(deg) * np.sin(np.linspace(0, math.pi, n))
+
+
+def looking_at_partner(motion: np.ndarray, poses) -> np.ndarray:
+    for i in range(2):
+        head = torch.as_tensor(motion[i][:, HEAD_SLICE])
+        motion[i][:, GAZE_SLICE] = gaze_toward(poses[i], head, poses[1 - i].position()).numpy()
+    return motion
+
+
+def test_a_listener_who_nods_after_the_cues_has_a_rise_at_that_lag_and_a_stare_has_none():
+    act = turns()
+    cues = interaction.speaker_cues(act)
+    assert all(len(c) >= 6 for c in cues)
+    answering = np.zeros((2, T, MOTION_DIM), np.float32)
+    for p in range(2):
+        for c in cues[p]:
+            nod(answering, 1 - p, c + 10)                     # 0.4 s after the cue
+    r = interaction.listener_response(answering, act)
+    assert r["response_rise"] > 5.0 and abs(r["response_lag_s"] - 0.6) <= 0.2    # nod peaks 6 frames in
+    still = interaction.listener_response(np.zeros_like(answering), act)
+    assert still["response_rise"] == 0.0
+    rng = np.random.default_rng(0)
+    random_nods = np.zeros_like(answering)
+    for p in range(2):
+        for f in rng.integers(0, T - 20, len(cues[p])):
+            nod(random_nods, 1 - p, int(f))
+    assert interaction.listener_response(random_nods, act)["response_rise"] < 0.5 * r["response_rise"]
+
+
+def test_a_speaker_who_looks_away_as_the_turn_starts_and_back_at_its_end_is_told_from_a_stare():
+    poses, act = preset_layout("face_to_face"), turns()
+    stare = looking_at_partner(np.zeros((2, T, MOTION_DIM), np.float32), poses)
+    s = interaction.turn_gaze(stare, act, poses)
+    assert s["turn_start_at_partner"] == 1.0 and s["turn_end_at_partner"] == 1.0
+    kendon = stare.copy()
+    for p in range(2):
+        starts = np.flatnonzero(np.diff(interaction.floor_of(act[p]).astype(int), prepend=0) == 1)
+        for a in starts:
+            kendon[p, a:a + MODEL_FPS, GAZE_SLICE.start] += math.radians(20)
+    k = interaction.turn_gaze(kendon, act, poses)
+    assert k["turn_start_at_partner"] < 0.5 and k["turn_end_at_partner"] == 1.0
+    assert interaction.mutual_gaze_at_handover(kendon, act, poses) < interaction.mutual_gaze_at_handover(stare, act, poses)
+
+
+def test_heads_nodding_together_are_in_synchrony_at_their_lag():
+    rng = np.random.default_rng(1)
+    motion = np.zeros((2, T, MOTION_DIM), np.float32)
+    for f in rng.integers(0, T - 30, 30):
+        nod(motion, 0, int(f))
+        nod(motion, 1, int(f) + 5)                            # B follows A by 0.2 s
+    s = interaction.nod_synchrony(motion)
+    assert s["nod_sync"] > 0.8 and s["nod_sync_lag_s"] == 0.2
+    independent = np.zeros_like(motion)
+    for f in rng.integers(0, T - 30, 30):
+        nod(independent, 0, int(f))
+    for f in rng.integers(0, T - 30, 30):
+        nod(independent, 1, int(f))
+    assert interaction.nod_synchrony(independent)["nod_sync"] < 0.5
+
+
+def test_gaze_error_counts_only_where_the_target_looks_at_the_partner():
+    poses, act = preset_layout("face_to_face"), turns()
+    target = looking_at_partner(np.zeros((2, T, MOTION_DIM), np.float32), poses)
+    target[:, :T // 2, GAZE_SLICE.start] += math.radians(30)       # the target looks away half the time
+    pred = looking_at_partner(np.zeros_like(target), poses)         # a model that always stares
+    assert interaction.gaze_error_where_target_looks(pred, target, poses) < 0.5
+    pred[:, T // 2:, GAZE_SLICE.start] += math.radians(10)         # off while the target looks
+    assert abs(interaction.gaze_error_where_target_looks(pred, target, poses) - 10.0) < 1.0
+    assert set(interaction.interaction_metrics(pred, target, act, poses)) >= {"response_rise", "nod_sync"}
+
+
+def test_a_listener_who_answers_the_speakers_glances_is_told_from_one_who_does_not():
+    poses, act = preset_layout("face_to_face"), turns()
+    base = looking_at_partner(np.zeros((2, T, MOTION_DIM), np.float32), poses)
+    rng = np.random.default_rng(3)
+    for p in range(2):                                   # speakers look away and glance back
+        floor = interaction.floor_of(act[p])
+        for f in range(0, T, 40):
+            if floor[f] and floor[min(f + 30, T - 1)]:
+                base[p, f:f + 20, GAZE_SLICE.start] += math.radians(20)
+    for p in range(2):                                   # listeners look away now and then
+        for f in rng.integers(0, T - 30, 12):
+            if not act[p, f]:
+                base[p, f:f + 25, GAZE_SLICE.start] -= math.radians(20)
+    glances = interaction.speaker_glances(base, act, poses)
+    assert sum(len(g) for g in glances) >= 6
+    answering = base.copy()
+    back = np.zeros((2, T), bool)
+    for p in range(2):
+        for g in glances[p]:
+            nod(answering, 1 - p, g + 8)
+            back[1 - p, g + 5:g + 40] = True             # and looks back at the speaker
+    exact = looking_at_partner(answering.copy(), poses)
+    answering[back] = exact[back]
+    a, b = (interaction.glance_response(m, act, poses) for m in (answering, base))
+    assert a["glance_nod_rise"] > 5.0 and abs(b["glance_nod_rise"]) < 1.0
+    assert a["glance_followed"] == 1.0 and b["glance_followed"] < 0.5
