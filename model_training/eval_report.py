@@ -115,7 +115,8 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
                   f"Target mutual gaze covers {share:.0%} of frames.", "",
                   INTERACTION_NOTE, "", table(rows, INTERACTION_COLUMNS), "",
                   "Paired differences per conversation (seeds averaged), mean and 95 % bootstrap interval; "
-                  "✓ where the whole interval is on the better side:", ""]
+                  "✓ where the whole interval is on the better side (interaction metrics: the difference of the "
+                  "two methods' distances to the people's value, negative where the first is closer):", ""]
         for comparison in comparisons[label]:
             parts += [comparison, ""]
         parts += [f"![{label} example]({plot.name})", ""]

@@ -30,14 +30,36 @@ class Comparison:
         return f"{fmt.format(self.delta)} [{fmt.format(self.low)}, {fmt.format(self.high)}]{mark}"
 
 
+# Interaction metrics (interaction.py): better is closer to the people's (the targets') value.
+INTERACTION = (("response_rise", "nod rise at cues", "{:+.2f}"), ("response_lag_s", "its lag s", "{:+.2f}"),
+               ("glance_nod_rise", "nod rise at glances", "{:+.2f}"), ("glance_nod_lag_s", "its lag s", "{:+.2f}"),
+               ("glance_followed", "glances met", "{:+.1%}"), ("turn_start_at_partner", "looks at partner, turn start",
+                                                                "{:+.1%}"),
+               ("turn_end_at_partner", "turn end", "{:+.1%}"), ("handover_mutual_gaze", "mutual gaze at hand-over",
+                                                               "{:+.1%}"),
+               ("nod_sync", "nod synchrony", "{:+.3f}"))
+
+
 def per_conversation(rows: list[dict], key: str) -> np.ndarray:
-    """Mean of ``key`` per conversation (rows carry a ``conv`` index; several seeds each)."""
+    """Mean of ``key`` per conversation (rows carry a ``conv`` index; several seeds each; NaN,
+    a metric with nothing to measure in that sample, left out)."""
     convs = sorted({r["conv"] for r in rows})
-    return np.array([np.mean([r[key] for r in rows if r["conv"] == c]) for c in convs])
+    values = [[r[key] for r in rows if r["conv"] == c] for c in convs]
+    return np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in values])
 
 
-def compare(method: list[dict], baseline: list[dict], key: str, direction: str, seed: int = 0) -> Comparison:
-    diff = per_conversation(method, key) - per_conversation(baseline, key)
+def compare(method: list[dict], baseline: list[dict], key: str, direction: str, seed: int = 0,
+            target: list[dict] | None = None) -> Comparison:
+    """Paired difference method - baseline; with ``target``, of their distances to the target's
+    value per conversation (direction "lower": the method is closer)."""
+    m, b = per_conversation(method, key), per_conversation(baseline, key)
+    if target is not None:
+        t = per_conversation(target, key)
+        m, b = np.abs(m - t), np.abs(b - t)
+    diff = m - b
+    diff = diff[np.isfinite(diff)]
+    if not diff.size:
+        return Comparison(np.nan, np.nan, np.nan, False)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(diff), size=(BOOTSTRAP_SAMPLES, len(diff)))
     means = diff[picks].mean(axis=1)
@@ -57,5 +79,19 @@ def comparison_table(rows: dict[str, list[dict]], method: str) -> str:
             continue
         cells = [compare(rows[method], other_rows, key, direction).cell(fmts[key])
                  for key, _, direction in HEADLINE]
+        lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def closeness_table(rows: dict[str, list[dict]], method: str) -> str:
+    """Markdown: on the interaction metrics, ``method``'s distance to the people's value minus
+    each other method's, per conversation, with intervals (negative: ``method`` is closer)."""
+    head = f"| {method} closer to people than | " + " | ".join(label for _, label, _ in INTERACTION) + " |"
+    lines = [head, "|" + "---|" * (len(INTERACTION) + 1)]
+    for other, other_rows in rows.items():
+        if other in (method, "target") or not other_rows:
+            continue
+        cells = [compare(rows[method], other_rows, key, "lower", target=rows["target"]).cell(fmt)
+                 for key, _, fmt in INTERACTION]
         lines.append(f"| {other} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

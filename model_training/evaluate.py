@@ -31,7 +31,7 @@ from model_runtime.timebase import MODEL_FPS
 
 from . import metrics
 from .corpus.dataset import audio_float, list_conversations, load_conversation
-from .eval_stats import comparison_table
+from .eval_stats import closeness_table, comparison_table
 from .interaction import interaction_metrics
 from .lips import lip_vertex_error_mm
 from .training_data import own_speech_envelopes
@@ -198,7 +198,9 @@ def main(argv=None) -> int:
     for corpus in args.corpus:
         label = Path(corpus).name
         results[label], examples[label], rows = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
-        comparisons[label] = [comparison_table(rows, name) for name in args.compare or [next(iter(models))]]
+        names = args.compare or [next(iter(models))]
+        comparisons[label] = [comparison_table(rows, name) for name in names] + [closeness_table(rows, name)
+                                                                                 for name in names]
     real = evaluate_real_speech(args.real_speech, next(iter(models.values())), settings) if args.real_speech else None
     from .eval_report import write_report
     command = "python -m model_training.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])

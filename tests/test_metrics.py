@@ -94,3 +94,21 @@ def test_paired_comparison_needs_the_difference_to_stand_out_of_the_noise():
     assert clear.better and clear.delta == pytest.approx(-0.004) and clear.high < 0
     assert not compare(noisy, base, "mouth_err", "lower").better
     assert not compare(base, better, "mouth_err", "lower").better   # worse is never better
+
+
+def test_closer_to_people_is_better_on_either_side_and_needs_every_pair():
+    """Interaction metrics are judged by the distance to the people's (target's) value: a model
+    that overshoots is as wrong as one that undershoots; conversations where a metric had
+    nothing to measure (NaN) are left out, not counted as zero."""
+    from model_training.eval_stats import compare
+    rng = np.random.default_rng(2)
+    target = [{"conv": c, "nod_sync": 0.3 + 0.05 * rng.standard_normal()} for c in range(30)]
+    close = [{"conv": r["conv"], "nod_sync": r["nod_sync"] + 0.02} for r in target]
+    over = [{"conv": r["conv"], "nod_sync": r["nod_sync"] + 0.2} for r in target]
+    under = [{"conv": r["conv"], "nod_sync": r["nod_sync"] - 0.2} for r in target]
+    assert compare(close, over, "nod_sync", "lower", target=target).better
+    assert compare(close, under, "nod_sync", "lower", target=target).better
+    assert not compare(over, under, "nod_sync", "lower", target=target).better
+    gappy = [dict(r, nod_sync=np.nan) if r["conv"] % 3 == 0 else r for r in close]
+    result = compare(gappy, over, "nod_sync", "lower", target=target)
+    assert result.better and result.delta == pytest.approx(-0.18)
