@@ -197,6 +197,8 @@ def main(argv=None) -> int:
     results, examples, comparisons = {}, {}, {}
     for corpus in args.corpus:
         label = Path(corpus).name
+        if label in results:            # two folders of the same name: tell them apart
+            label = f"{Path(corpus).parent.name}_{label}"
         results[label], examples[label], rows = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
         names = args.compare or [next(iter(models))]
         comparisons[label] = [comparison_table(rows, name) for name in names] + [closeness_table(rows, name)
