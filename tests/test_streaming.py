@@ -188,3 +188,16 @@ def test_the_file_written_as_it_is_made_is_the_result_made_in_memory(tmp_path):
     for a, b in zip(in_memory.people, streamed.people):
         for name in ("face", "head", "eyes", "roles"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_cancelling_a_file_being_written_leaves_nothing_behind(tmp_path):
+    from model_runtime.errors import GenerationCancelled
+    conv = ConversationAudio.mixed([AudioClip(str(EXAMPLE), duration=6.0)])
+
+    def cancel(fraction, message):
+        if fraction > 0.5:
+            raise GenerationCancelled("stop")
+
+    with pytest.raises(GenerationCancelled):
+        pipeline.generate_to_file(conv, preset_layout("corner"), tmp_path / "out.json", FAST, progress=cancel)
+    assert list(tmp_path.iterdir()) == []                # no output, no spool, no temporary
