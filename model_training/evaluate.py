@@ -100,6 +100,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
     conversation and seed, and curves of its first conversation."""
     rows: dict[str, list[dict]] = {"target": [], "target_redrawn": [], "audio_energy": [], **{m: [] for m in models}}
     diversity: dict[str, list[float]] = {m: [] for m in models}
+    redrawn_diversity: list[float] = []
     example = None
     paths = list_conversations(corpus)[:limit]
     if not paths:
@@ -116,6 +117,9 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
                  "audio_energy": energy_baseline(mix, n)}
         if preds["target_redrawn"] is None:
             del preds["target_redrawn"]
+        else:       # how different two draws of people's behaviour are: the diversity to reach
+            again = redrawn_target(conv, n, k + 100_003)
+            redrawn_diversity.append(metrics.diversity([preds["target_redrawn"], again]))
         for name in preds:
             rows[name].append({**score(preds[name], conv, env), "frames": n, "conv": k})
         for name, path_m in models.items():
@@ -129,6 +133,8 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
     table = {name: aggregate(r) for name, r in rows.items() if r}
     for name, d in diversity.items():
         table[name]["diversity"] = float(np.mean(d))
+    if redrawn_diversity:
+        table["target_redrawn"]["diversity"] = float(np.mean(redrawn_diversity))
     return table, example, rows
 
 
