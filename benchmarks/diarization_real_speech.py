@@ -9,7 +9,7 @@
 Every RTTM in --dir is scored in mixed mode (the recording's mono FLAC); a recording that also
 comes as NAME_stereo.flac (one person per channel) is scored in stereo mode too.
 What is scored is what conditions the motion model: by default
-roles.hold_through_pauses(roles.activity(audio)), as pipeline.conversation_conditions does.
+roles.hold_through_pauses(roles.activity(audio)), as pipeline.conversation_roles does.
 
 - frame: share of model frames (25 fps) where the hypothesis names exactly the reference
   speakers, silence included; in reference overlap either speaker (or both) is accepted.
