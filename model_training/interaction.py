@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from model_runtime.channels import HEAD_PITCH, HEAD_SLICE
-from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, HeadPose, gaze_error_to_target, mutual_gaze
+from model_runtime.geometry import HeadPose, gaze_error_to_target, looks_at, mutual_gaze
 from model_runtime.masks import bridge_gaps, runs
 from model_runtime.timebase import MODEL_FPS
 
@@ -63,20 +63,26 @@ def _locked_average(signal: np.ndarray, events: list[int]) -> np.ndarray | None:
     return np.mean(rows, axis=0) if rows else None
 
 
-def listener_response(motion: np.ndarray, activity: np.ndarray) -> dict[str, float]:
-    """The listener's nodding around the speaker's cues: the rise of the cue-locked average of
-    their head pitch speed over its level in the second before (deg/s), and the lag of its peak
-    (s). People answer pauses and turn ends with nods within about half a second."""
-    speed = nod_speed(motion)
-    cues = speaker_cues(activity)
-    curves = [c for p in range(2) if (c := _locked_average(speed[1 - p], cues[p])) is not None]
+def _listener_answer(speed: np.ndarray, events: list[list[int]]) -> tuple[float, float]:
+    """(rise, lag s) of the listener's nod speed (2, T) locked to each speaker's events: the
+    peak of the event-locked average within RESPONSE_SEARCH over its level in the second
+    before; NaN when no event has a whole window."""
+    curves = [c for p in range(2) if (c := _locked_average(speed[1 - p], events[p])) is not None]
     if not curves:
-        return {"response_rise": math.nan, "response_lag_s": math.nan}
+        return math.nan, math.nan
     avg = np.mean(curves, axis=0)
     zero = -int(round(RESPONSE_WINDOW[0] * MODEL_FPS))
     lo, hi = (zero + int(round(s * MODEL_FPS)) for s in RESPONSE_SEARCH)
     peak = lo + int(np.argmax(avg[lo:hi]))
-    return {"response_rise": float(avg[peak] - avg[:zero].mean()), "response_lag_s": (peak - zero) / MODEL_FPS}
+    return float(avg[peak] - avg[:zero].mean()), (peak - zero) / MODEL_FPS
+
+
+def listener_response(motion: np.ndarray, activity: np.ndarray) -> dict[str, float]:
+    """The listener's nodding around the speaker's cues: the rise of the cue-locked average of
+    their head pitch speed over its level in the second before (deg/s), and the lag of its peak
+    (s). People answer pauses and turn ends with nods within about half a second."""
+    rise, lag = _listener_answer(nod_speed(motion), speaker_cues(activity))
+    return {"response_rise": rise, "response_lag_s": lag}
 
 
 def floor_of(active: np.ndarray) -> np.ndarray:
@@ -88,9 +94,7 @@ def turn_gaze(motion: np.ndarray, activity: np.ndarray, poses: tuple[HeadPose, H
     """How the speaker's gaze moves over a turn (Kendon 1967): the share of the first second
     spent looking at the partner, and of the last second. Speakers look away as they start and
     back as they finish; a staring model has both near 1."""
-    gaze = world_gaze(motion, poses)
-    at = [(gaze_error_to_target(poses[p], gaze[p], poses[1 - p].position())
-           < math.radians(LOOK_AT_TOLERANCE_DEG)).numpy() for p in range(2)]
+    at = _at_partner(motion, poses)
     edge, first, last = int(EDGE_S * MODEL_FPS), [], []
     for p in range(2):
         for s, e in zip(*runs(floor_of(activity[p]))):
@@ -103,15 +107,18 @@ def turn_gaze(motion: np.ndarray, activity: np.ndarray, poses: tuple[HeadPose, H
 
 
 def _at_partner(motion: np.ndarray, poses: tuple[HeadPose, HeadPose]) -> list[np.ndarray]:
+    """Per person, (T,) bool: looking at the partner's eyes (geometry.looks_at)."""
     gaze = world_gaze(motion, poses)
-    return [(gaze_error_to_target(poses[p], gaze[p], poses[1 - p].position())
-             < math.radians(LOOK_AT_TOLERANCE_DEG)).numpy() for p in range(2)]
+    return [looks_at(poses[p], gaze[p], poses[1 - p].position()).numpy() for p in range(2)]
 
 
 def speaker_glances(motion: np.ndarray, activity: np.ndarray, poses: tuple[HeadPose, HeadPose]) -> list[list[int]]:
     """Per person, frames where they turn their eyes to the partner while holding the floor
     (half a second or more into the turn), in this motion's own gaze."""
-    at = _at_partner(motion, poses)
+    return _glances(_at_partner(motion, poses), activity)
+
+
+def _glances(at: list[np.ndarray], activity: np.ndarray) -> list[list[int]]:
     out = []
     for p in range(2):
         floor = floor_of(activity[p])
@@ -125,16 +132,10 @@ def glance_response(motion: np.ndarray, activity: np.ndarray, poses: tuple[HeadP
     """How the listener answers the speaker's glances (gaze windows, Bavelas et al. 2002): the
     rise of their nod speed locked to the glances (deg/s) and its lag (s); and gaze following,
     the share of glances met by a listener who was looking away: looking back within 0.8 s."""
-    glances = speaker_glances(motion, activity, poses)
-    speed, at = nod_speed(motion), _at_partner(motion, poses)
-    curves = [c for p in range(2) if (c := _locked_average(speed[1 - p], glances[p])) is not None]
-    out = {"glance_nod_rise": math.nan, "glance_nod_lag_s": math.nan, "glance_followed": math.nan}
-    if curves:
-        avg = np.mean(curves, axis=0)
-        zero = -int(round(RESPONSE_WINDOW[0] * MODEL_FPS))
-        lo, hi = (zero + int(round(s * MODEL_FPS)) for s in RESPONSE_SEARCH)
-        peak = lo + int(np.argmax(avg[lo:hi]))
-        out.update(glance_nod_rise=float(avg[peak] - avg[:zero].mean()), glance_nod_lag_s=(peak - zero) / MODEL_FPS)
+    at = _at_partner(motion, poses)
+    glances = _glances(at, activity)
+    rise, lag = _listener_answer(nod_speed(motion), glances)
+    out = {"glance_nod_rise": rise, "glance_nod_lag_s": lag, "glance_followed": math.nan}
     followed = [at[1 - p][g:g + int(0.8 * MODEL_FPS)].any() for p in range(2) for g in glances[p] if not at[1 - p][g]]
     if followed:
         out["glance_followed"] = float(np.mean(followed))
@@ -172,10 +173,10 @@ def nod_synchrony(motion: np.ndarray) -> dict[str, float]:
 def gaze_error_where_target_looks(pred: np.ndarray, target: np.ndarray, poses: tuple[HeadPose, HeadPose]) -> float:
     """Angular gaze error (degrees) on the frames where the target looks at the partner: a model
     that looks away at the wrong moments pays here, one that stares does not gain."""
-    gp, gt = world_gaze(pred, poses), world_gaze(target, poses)
+    gp, looking = world_gaze(pred, poses), _at_partner(target, poses)
     errs = []
     for p in range(2):
-        looks = gaze_error_to_target(poses[p], gt[p], poses[1 - p].position()) < math.radians(LOOK_AT_TOLERANCE_DEG)
+        looks = torch.from_numpy(looking[p])
         if looks.any():
             errs.append(gaze_error_to_target(poses[p], gp[p][looks], poses[1 - p].position()))
     return float(torch.cat(errs).mean()) * 180 / math.pi if errs else math.nan
