@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from .errors import AudioError
-from .features import (BandMedians, envelope_from_power, frame_power, mel_power, normalised_mel, pitch_from_raw,
-                       pitch_raw, prosody_from, speech_band_db)
+from .features import (BandMedians, frame_power, mel_power, normalised_mel, pitch_from_raw, pitch_raw, prosody_from,
+                       speech_band_db)
 from .timebase import HOP, num_frames
 
 BLOCK_FRAMES = 1024              # 41 s of audio per block
@@ -36,6 +36,11 @@ def frame_blocks(first: int, end: int) -> Iterator[tuple[int, int]]:
 def read_frames(read: Reader, a: int, b: int) -> np.ndarray:
     """(G, (b - a) * HOP + 2 CONTEXT) samples of frames [a, b) with their context."""
     return read(a * HOP - CONTEXT, b * HOP + CONTEXT)
+
+
+def mix_of(signals: np.ndarray) -> torch.Tensor:
+    """The one signal heard: the sum of the people's tracks (a mix stays as it is)."""
+    return torch.from_numpy(signals.sum(axis=0) if len(signals) > 1 else signals[0])
 
 
 @dataclass
@@ -57,10 +62,6 @@ class AudioScan:
         """(T, 4) prosody features of the mix (features.prosody_from)."""
         return prosody_from(self.power, *self.pitch)
 
-    def envelope(self) -> np.ndarray:
-        """(T,) smoothed RMS of the mix (features.envelope_from_power)."""
-        return envelope_from_power(self.power)
-
 
 def scan(read: Reader, length: int, groups: int) -> AudioScan:
     """Scan ``groups`` signals (1: a mix; 2: one track per person, mixed by summing)."""
@@ -74,7 +75,7 @@ def scan(read: Reader, length: int, groups: int) -> AudioScan:
         if not np.isfinite(sig).all():
             raise AudioError("the audio contains NaN or infinite samples; re-export it.")
         out.peak = max(out.peak, float(np.abs(sig).max()))
-        mix = torch.from_numpy(sig.sum(axis=0) if groups > 1 else sig[0])
+        mix = mix_of(sig)
         if not torch.isfinite(mix).all():
             raise AudioError("the audio is too loud to represent (NaN or infinite when the voices are "
                              "mixed): check the file and the strip's volume or gain.")
@@ -100,8 +101,7 @@ def mel_blocks(read: Reader, a: int, b: int) -> Iterator[tuple[int, int, torch.T
     """(first frame, end frame, sub-frame mel power of the mix) for frames [a, b), block by block."""
     for f0, f1 in frame_blocks(a, b):
         sig = read_frames(read, f0, f1)
-        mix = torch.from_numpy(sig.sum(axis=0) if len(sig) > 1 else sig[0])
-        yield f0, f1, mel_power(mix, f1 - f0, CONTEXT)
+        yield f0, f1, mel_power(mix_of(sig), f1 - f0, CONTEXT)
 
 
 def model_features(read: Reader, scan_: AudioScan, a: int, b: int, prosody: torch.Tensor) -> torch.Tensor:
