@@ -31,9 +31,10 @@ class FrameRateStream:
     def push(self, start: int, curves: list[np.ndarray], roles: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """curves: arrays (m, C_k) of input frames [start, start + m); returns the output
         frames they complete, as (curves at fps_out, roles at fps_out)."""
-        if self.carry is not None:
-            start, curves, roles = self.carry[0], [np.concatenate([c0, c]) for c0, c in zip(self.carry[1], curves)], \
-                np.concatenate([self.carry[2], roles])
+        if self.carry is not None:                # the previous piece's last frame goes first
+            start, last_curves, last_role = self.carry
+            curves = [np.concatenate([c0, c]) for c0, c in zip(last_curves, curves)]
+            roles = np.concatenate([last_role, roles])
         end = start + len(roles)
         last = end >= self.n_in
         dst_end = self.n_out if last else min(self.n_out, -(-(end - 1) * self.fps_out // self.fps_in))
