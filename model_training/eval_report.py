@@ -7,6 +7,8 @@ import numpy as np
 
 from model_runtime.channels import channel_index
 
+from .interaction import CLOSE_TO_PEOPLE, GAZE_WHEN_LOOKING
+
 COLUMNS = [  # (key, header, format, better)
     ("mouth_err", "mouth MAE", "{:.4f}", "lower"),
     ("lip_vertex_mm", "lip vertex error mm", "{:.2f}", "lower"),
@@ -25,18 +27,8 @@ COLUMNS = [  # (key, header, format, better)
 ]
 
 
-INTERACTION_COLUMNS = [  # model_training/interaction.py; every one is best close to the target's
-    ("response_rise", "listener nod rise at cues °/s", "{:.2f}", "target"),
-    ("response_lag_s", "its lag s", "{:.2f}", "target"),
-    ("glance_nod_rise", "listener nod rise at speaker's glances °/s", "{:.2f}", "target"),
-    ("glance_nod_lag_s", "its lag s", "{:.2f}", "target"),
-    ("glance_followed", "glances met by a look back", "{:.0%}", "target"),
-    ("turn_start_at_partner", "speaker looks at partner, turn start", "{:.0%}", "target"),
-    ("turn_end_at_partner", "... turn end", "{:.0%}", "target"),
-    ("handover_mutual_gaze", "mutual gaze at hand-over", "{:.0%}", "target"),
-    ("nod_sync", "nod synchrony r", "{:.2f}", "target"),
-    ("gaze_err_when_looking_deg", "gaze error where target looks at partner °", "{:.1f}", "lower"),
-]
+INTERACTION_COLUMNS = ([(key, label, fmt, "target") for key, label, fmt in CLOSE_TO_PEOPLE]
+                       + [(*GAZE_WHEN_LOOKING, "lower")])
 INTERACTION_NOTE = (
     "Interaction (what needs the partner; each best close to `target`): the listener's head-nod speed "
     "around the speaker's cues (pauses and turn ends), its rise over the second before and the lag of "

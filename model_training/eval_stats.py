@@ -30,16 +30,6 @@ class Comparison:
         return f"{fmt.format(self.delta)} [{fmt.format(self.low)}, {fmt.format(self.high)}]{mark}"
 
 
-# Interaction metrics (interaction.py): better is closer to the people's (the targets') value.
-INTERACTION = (("response_rise", "nod rise at cues", "{:+.2f}"), ("response_lag_s", "its lag s", "{:+.2f}"),
-               ("glance_nod_rise", "nod rise at glances", "{:+.2f}"), ("glance_nod_lag_s", "its lag s", "{:+.2f}"),
-               ("glance_followed", "glances met", "{:+.1%}"), ("turn_start_at_partner", "looks at partner, turn start",
-                                                                "{:+.1%}"),
-               ("turn_end_at_partner", "turn end", "{:+.1%}"), ("handover_mutual_gaze", "mutual gaze at hand-over",
-                                                               "{:+.1%}"),
-               ("nod_sync", "nod synchrony", "{:+.3f}"))
-
-
 def per_conversation(rows: list[dict], key: str) -> np.ndarray:
     """Mean of ``key`` per conversation (rows carry a ``conv`` index; several seeds each; NaN,
     a metric with nothing to measure in that sample, left out)."""
@@ -83,15 +73,16 @@ def comparison_table(rows: dict[str, list[dict]], method: str) -> str:
     return "\n".join(lines)
 
 
-def closeness_table(rows: dict[str, list[dict]], method: str) -> str:
-    """Markdown: on the interaction metrics, ``method``'s distance to the people's value minus
-    each other method's, per conversation, with intervals (negative: ``method`` is closer)."""
-    head = f"| {method} closer to people than | " + " | ".join(label for _, label, _ in INTERACTION) + " |"
-    lines = [head, "|" + "---|" * (len(INTERACTION) + 1)]
+def closeness_table(rows: dict[str, list[dict]], method: str, metrics) -> str:
+    """Markdown: on ``metrics`` ((key, label, format) each best close to the people's value,
+    e.g. interaction.CLOSE_TO_PEOPLE), ``method``'s distance to the people's value minus each
+    other method's, per conversation, with intervals (negative: ``method`` is closer)."""
+    head = f"| {method} closer to people than | " + " | ".join(label for _, label, _ in metrics) + " |"
+    lines = [head, "|" + "---|" * (len(metrics) + 1)]
     for other, other_rows in rows.items():
         if other in (method, "target") or not other_rows:
             continue
-        cells = [compare(rows[method], other_rows, key, "lower", target=rows["target"]).cell(fmt)
-                 for key, _, fmt in INTERACTION]
+        cells = [compare(rows[method], other_rows, key, "lower", target=rows["target"]).cell(fmt.replace("{:", "{:+"))
+                 for key, _, fmt in metrics]
         lines.append(f"| {other} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

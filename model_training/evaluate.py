@@ -32,7 +32,7 @@ from model_runtime.timebase import MODEL_FPS
 from . import metrics
 from .corpus.dataset import audio_float, list_conversations, load_conversation
 from .eval_stats import closeness_table, comparison_table
-from .interaction import interaction_metrics
+from .interaction import CLOSE_TO_PEOPLE, interaction_metrics
 from .lips import lip_vertex_error_mm
 from .training_data import own_speech_envelopes
 
@@ -207,8 +207,8 @@ def main(argv=None) -> int:
             label = f"{Path(corpus).parent.name}_{label}"
         results[label], examples[label], rows = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
         names = args.compare or [next(iter(models))]
-        comparisons[label] = [comparison_table(rows, name) for name in names] + [closeness_table(rows, name)
-                                                                                 for name in names]
+        comparisons[label] = ([comparison_table(rows, name) for name in names]
+                              + [closeness_table(rows, name, CLOSE_TO_PEOPLE) for name in names])
     real = evaluate_real_speech(args.real_speech, next(iter(models.values())), settings) if args.real_speech else None
     from .eval_report import write_report
     command = "python -m model_training.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])

@@ -23,6 +23,21 @@ from model_runtime.timebase import MODEL_FPS
 
 from .metrics import world_gaze
 
+# What interaction_metrics reports: (key, label, format); each is best close to the people's
+# (the targets') value, except the gaze error, best low.
+CLOSE_TO_PEOPLE = (
+    ("response_rise", "listener nod rise at cues °/s", "{:.2f}"),
+    ("response_lag_s", "its lag s", "{:.2f}"),
+    ("glance_nod_rise", "listener nod rise at speaker's glances °/s", "{:.2f}"),
+    ("glance_nod_lag_s", "its lag s", "{:.2f}"),
+    ("glance_followed", "glances met by a look back", "{:.1%}"),
+    ("turn_start_at_partner", "speaker looks at partner, turn start", "{:.1%}"),
+    ("turn_end_at_partner", "... turn end", "{:.1%}"),
+    ("handover_mutual_gaze", "mutual gaze at hand-over", "{:.1%}"),
+    ("nod_sync", "nod synchrony r", "{:.3f}"),
+)
+GAZE_WHEN_LOOKING = ("gaze_err_when_looking_deg", "gaze error where target looks at partner °", "{:.1f}")
+
 RESPONSE_WINDOW = (-1.0, 2.0)     # seconds around a speaker's cue
 RESPONSE_SEARCH = (0.0, 1.5)      # where the listener's answer is looked for
 MIN_PAUSE, MAX_PAUSE = 0.2, 1.5   # a pause inside a turn (s): a cue for a backchannel
