@@ -26,6 +26,8 @@ class Comparison:
     better: bool      # the whole interval lies on the better side of zero
 
     def cell(self, fmt: str) -> str:
+        if not np.isfinite(self.delta):       # nothing to compare (every pair had a NaN)
+            return "–"
         mark = " ✓" if self.better else ""
         return f"{fmt.format(self.delta)} [{fmt.format(self.low)}, {fmt.format(self.high)}]{mark}"
 
