@@ -57,10 +57,7 @@ class Frames:
     @classmethod
     def of(cls, result: ConversationResult) -> "Frames":
         """A whole in-memory result (ValueError if its arrays differ in length)."""
-        arrays = {f"{k}_{name}": np.asarray(getattr(p, name)) for k, p in zip("ab", result.people) for name in ARRAYS}
-        n = result.num_frames
-        if any(a.ndim == 0 or a.shape[0] != n for a in arrays.values()):
-            raise ValueError(f"the result's arrays differ in length: {({k: a.shape for k, a in arrays.items()})}")
+        arrays, n = named_arrays(result, "the result's")
         return cls(result.fps, result.start_time, n, result.meta,
                    {k: (a.dtype, a.shape[1:]) for k, a in arrays.items()}, lambda key, s, e: arrays[key][s:e])
 
@@ -71,6 +68,15 @@ class Frames:
     def ranges(self, chunk: int | None = None):
         chunk = chunk or CHUNK_FRAMES
         return ((s, min(s + chunk, self.num_frames)) for s in range(0, self.num_frames, chunk))
+
+
+def named_arrays(result: ConversationResult, whose: str) -> tuple[dict[str, np.ndarray], int]:
+    """({"a_face": ..., "b_roles": ...}, frames) of a result; ValueError if the arrays differ in length."""
+    arrays = {f"{k}_{name}": np.asarray(getattr(p, name)) for k, p in zip("ab", result.people) for name in ARRAYS}
+    n = arrays["a_face"].shape[0] if arrays["a_face"].ndim else -1
+    if any(a.ndim == 0 or a.shape[0] != n for a in arrays.values()):
+        raise ValueError(f"{whose} arrays differ in length: {({k: a.shape for k, a in arrays.items()})}")
+    return arrays, n
 
 
 def _bytes(a: np.ndarray, dtype) -> np.ndarray:
@@ -184,10 +190,7 @@ class ResultStream:
     def append(self, piece: ConversationResult) -> None:
         """Spool the next frames (a piece starting where the last one ended)."""
         self._check_open()
-        arrays = {f"{k}_{name}": np.asarray(getattr(p, name)) for k, p in zip("ab", piece.people) for name in ARRAYS}
-        n = arrays["a_face"].shape[0] if arrays["a_face"].ndim else -1
-        if any(a.ndim == 0 or a.shape[0] != n for a in arrays.values()):
-            raise ValueError(f"a piece's arrays differ in length: {({k: a.shape for k, a in arrays.items()})}")
+        arrays, n = named_arrays(piece, "a piece's")
         expected = self.start_time + self.frames_appended / self.fps
         if not math.isclose(piece.fps, self.fps, rel_tol=1e-9):
             raise ValueError(f"a piece at {piece.fps} fps in a stream at {self.fps} fps")
