@@ -20,9 +20,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .channels import LAYOUT_DIM, MOTION_DIM, ROLE_NAMES
+from .diffusion import alpha_bar
 from .features import FEATURE_DIM
 
 NULL_ROLE = len(ROLE_NAMES)  # role id used when the condition is dropped (classifier-free guidance)
+PREDICTIONS = ("x0", "v")
 
 
 @dataclass
@@ -37,6 +39,11 @@ class ModelConfig:
     attn_layers: int = 2          # bottleneck blocks (self-attention + cross-stream attention)
     attn_heads: int = 4
     dropout: float = 0.1
+    # What the network outputs: "x0" (clean motion, the first model) or "v" (velocity,
+    # sqrt(ab) eps - sqrt(1 - ab) x0). With "v" the clean motion is read back as
+    # sqrt(ab) x_t - sqrt(1 - ab) v, so at low noise the network only corrects its input instead
+    # of redrawing it, and detail the noise still shows is kept (model_training/objective.py).
+    prediction: str = "x0"
     # Ablation switches (the evaluation's baselines); the default model uses all of them.
     use_cross_stream: bool = True
     use_roles: bool = True
@@ -56,6 +63,8 @@ class ModelConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        if d.get("prediction", cls.prediction) not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, not {d['prediction']!r}")
         return cls(**d)
 
 
@@ -138,7 +147,8 @@ class StreamAttentionBlock(nn.Module):
 
 
 class ConversationDenoiser(nn.Module):
-    """Predicts clean motion x0 for every person from noisy motion and the conditions."""
+    """Predicts clean motion x0 for every person from noisy motion and the conditions (directly,
+    or through the velocity v: ``cfg.prediction``; ``denoise`` always returns x0)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -231,7 +241,11 @@ class ConversationDenoiser(nn.Module):
             if i < len(self.upsamples):
                 h = self.upsamples[i](F.interpolate(h, scale_factor=2, mode="nearest"))
         out = self.out(F.silu(self.out_norm(h)))                         # (BS, D, T)
-        return out.transpose(1, 2).reshape(b, s, t_len, -1)
+        out = out.transpose(1, 2).reshape(b, s, t_len, -1)
+        if self.cfg.prediction == "v":
+            ab = alpha_bar(t).reshape(b, 1, 1, 1)
+            return ab.sqrt() * x_t - (1 - ab).sqrt() * out
+        return out
 
     def forward(self, x_t, t, audio, roles, layout):
         return self.denoise(x_t, t, self.encode_conditions(audio, roles, layout))

@@ -1,7 +1,22 @@
 """Training objective of the conversation denoiser: diffusion, velocity and geometric gaze losses.
 
-The model predicts clean motion x0 (model_runtime/diffusion.py), which lets the gaze loss and
-the velocity loss act on the prediction directly.
+Every loss acts on the clean-motion estimate x0 (the model returns it whatever it predicts
+inside, model_runtime/model.py), so the gaze and velocity losses read it directly.
+
+How the noise levels are weighted decides whether samples look alive. A deterministic sampler
+follows the denoiser's estimate of the *mean* clean motion given the noisy one; it reaches
+people's variety only if that estimate is right at every noise level. Two things in the first
+model's objective (``prediction: "x0"``) pulled it toward the most common behaviour, looking
+at the partner, and made it stare (docs/evaluation/SAMPLER.md):
+- every noise level weighed the same in x0 error, so the nearly clean levels, where the noisy
+  motion shows whether a person is looking away, counted for little next to the pure-noise
+  levels, where nothing shows it and the answer is the mean;
+- the gaze loss is an angle (a median, not a mean) weighted toward the target's mutual gaze,
+  so at high noise it asked for the most common gaze, not the average one.
+The v model (``prediction: "v"``) weighs each level by 1 + min(SNR, 5) in x0 error (the
+velocity loss, clipped as in Hang et al. 2023, "Min-SNR weighting"), and applies the gaze loss
+in proportion to alpha_bar, the share of signal left: where the noisy motion pins the answer
+down, so that the median and the mean agree, without mutual-gaze weighting.
 """
 from __future__ import annotations
 
@@ -11,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, LAYOUT_PARTNER_DIRECTION
-from model_runtime.diffusion import add_noise
+from model_runtime.diffusion import add_noise, alpha_bar
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between, gaze_direction_of, head_rotation_of
 from model_runtime.model import NULL_ROLE, ConversationDenoiser
 
@@ -22,8 +37,9 @@ class LossWeights:
     mouth: float = 2.0        # extra weight on the face channels: lip sync is what people see first
     velocity: float = 1.0
     gaze: float = 1.0
-    mutual_gaze: float = 3.0  # extra gaze weight where the target is mutual gaze
+    mutual_gaze: float = 3.0  # extra gaze weight where the target is mutual gaze (x0 models only)
     cond_drop: float = 0.1    # probability of dropping audio + roles (classifier-free guidance)
+    snr_clip: float = 5.0     # v models: noise levels weigh 1 + min(SNR, snr_clip)
 
 
 def local_gaze_rays(motion: torch.Tensor) -> torch.Tensor:
@@ -36,9 +52,10 @@ def local_gaze_rays(motion: torch.Tensor) -> torch.Tensor:
 
 
 def gaze_loss(pred: torch.Tensor, target: torch.Tensor, layout: torch.Tensor, mutual_weight: float) -> torch.Tensor:
-    """Angular error (radians) of world-space gaze rays, weighted toward mutual gaze.
+    """Angular error (radians) of world-space gaze rays per conversation (B,), weighted toward
+    mutual gaze.
 
-    pred, target: denormalised motion (B, 2, T, D); layout (B, 2, L) as channels.LAYOUT_* (the
+    pred, target: denormalised motion (B, S, T, D); layout (B, S, L) as channels.LAYOUT_* (the
     partner's direction in the rest head frame among them)."""
     ray_pred, ray_target = local_gaze_rays(pred), local_gaze_rays(target)
     error = angle_between(ray_pred, ray_target)                           # (B, 2, T)
@@ -46,7 +63,7 @@ def gaze_loss(pred: torch.Tensor, target: torch.Tensor, layout: torch.Tensor, mu
     on_partner = angle_between(ray_target, partner_dir) < math.radians(LOOK_AT_TOLERANCE_DEG)
     mutual = on_partner.all(dim=1, keepdim=True).expand_as(on_partner)
     weight = 1.0 + mutual_weight * mutual.float()
-    return (weight * error).sum() / weight.sum()
+    return (weight * error).flatten(1).sum(1) / weight.flatten(1).sum(1)
 
 
 def drop_conditions(audio, roles, p: float):
@@ -57,22 +74,36 @@ def drop_conditions(audio, roles, p: float):
     return audio, roles
 
 
+def noise_level_weights(t: torch.Tensor, prediction: str, weights: LossWeights) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample weights (B,) of the x0 error and of the gaze loss at diffusion times t (B,)."""
+    if prediction == "x0":
+        return torch.ones_like(t), torch.ones_like(t)
+    ab = alpha_bar(t)
+    snr = ab / (1 - ab).clamp(min=1e-8)
+    return 1 + snr.clamp(max=weights.snr_clip), ab
+
+
 def training_loss(model: ConversationDenoiser, batch: dict, motion_mean: torch.Tensor, motion_std: torch.Tensor,
                   weights: LossWeights = LossWeights()) -> dict[str, torch.Tensor]:
-    """One diffusion training step's losses. batch: motion (B, 2, T, D) normalised, audio (B, T, A),
-    roles (B, 2, T), layout (B, 2, L). Returns the total and each term."""
+    """One diffusion training step's losses. batch: motion (B, S, T, D) normalised, audio (B, T, A),
+    roles (B, S, T), layout (B, S, L). Returns the total and each term."""
     x0 = batch["motion"]
     b = x0.shape[0]
     t = torch.rand(b, device=x0.device)
     noise = torch.randn_like(x0)
     audio, roles = drop_conditions(batch["audio"], batch["roles"], weights.cond_drop)
     pred = model(add_noise(x0, t, noise), t, audio, roles, batch["layout"])
+    prediction = getattr(model, "module", model).cfg.prediction   # (unwrapped from DistributedDataParallel)
+    level_w, gaze_w = noise_level_weights(t, prediction, weights)
+    level_w = level_w / level_w.mean()
 
     channel_w = torch.ones(x0.shape[-1], device=x0.device)
     channel_w[FACE_SLICE] = weights.mouth
-    motion = ((pred - x0) ** 2 * channel_w).mean()
-    velocity = ((pred.diff(dim=2) - x0.diff(dim=2)) ** 2 * channel_w).mean()
-    gaze = gaze_loss(pred * motion_std + motion_mean, x0 * motion_std + motion_mean, batch["layout"],
-                     weights.mutual_gaze)
+    per_sample = (1, 2, 3)
+    motion = (level_w * ((pred - x0) ** 2 * channel_w).mean(per_sample)).mean()
+    velocity = (level_w * ((pred.diff(dim=2) - x0.diff(dim=2)) ** 2 * channel_w).mean(per_sample)).mean()
+    mutual = weights.mutual_gaze if prediction == "x0" else 0.0
+    gaze = (gaze_w * gaze_loss(pred * motion_std + motion_mean, x0 * motion_std + motion_mean, batch["layout"],
+                               mutual)).mean()
     total = weights.motion * motion + weights.velocity * velocity + weights.gaze * gaze
     return {"loss": total, "motion": motion.detach(), "velocity": velocity.detach(), "gaze": gaze.detach()}
