@@ -100,7 +100,7 @@ def train(args: argparse.Namespace) -> Path:
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight)
+    weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight, snr_clip=args.snr_clip)
     mean, std = stats["motion_mean"].to(device), stats["motion_std"].to(device)
     if rank == 0:
         print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
@@ -139,7 +139,7 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
     out = Path(args.out)
     info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
             "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
-            "seconds": round(time.time() - start, 1), "seed": args.seed}
+            "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip}
     return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
@@ -159,6 +159,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--gaze-weight", type=float, default=1.0)
+    p.add_argument("--snr-clip", type=float, default=LossWeights.snr_clip,
+                   help="v models: noise levels weigh 1 + min(SNR, this) in x0 error (0: all alike)")
     p.add_argument("--limit", type=int, help="use at most this many conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=50)
