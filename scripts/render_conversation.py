@@ -20,8 +20,9 @@ soundfile must be importable by Blender's Python (e.g. ``PYTHONPATH=<a Python 3.
 site-packages with them>``), otherwise the script stops with the add-on's install hint.
 
 Without ``--frames`` it picks three frames itself: one in A's longest turn and one in B's
-(where the mouth opens widest) and the middle of the longest pause. ``--contact-sheet PATH`` puts the frames side by side
-in one PNG; ``--save-blend PATH`` keeps the scene. Next to the frames it writes
+(where the mouth opens widest) and the middle of the longest pause; with ``--listener-reaction``
+six frames around the listener's clearest nod (scripts/conversation_moments.py).
+``--contact-sheet PATH`` puts the frames side by side in one PNG; ``--save-blend PATH`` keeps the scene. Next to the frames it writes
 ``render_conversation.json``: per frame its PNG, caption, both roles and each mouth's pixel
 position (what the tests look at). Exit code 1, with the reason on stderr, on any failure.
 """
@@ -37,6 +38,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:        # the add-on and its runtime import as plain packages from the repo
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import conversation_moments  # noqa: E402  (beside this script)
 
 # The mouth of the default head in its armature space (model_runtime.default_head.geometry: MOUTH_Z, front of the face).
 MOUTH_LOCAL = (0.0, -0.095, 0.118)
@@ -78,6 +81,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lens", type=float, default=28.0, help="camera focal length in mm")
     p.add_argument("--margin", type=float, default=0.3,
                    help="metres of room around the two heads in the picture's width")
+    p.add_argument("--listener-reaction", action="store_true",
+                   help="instead of the default frames, a strip of the listener's clearest nod "
+                        "while the other speaks (scripts/conversation_moments.py)")
     p.add_argument("--contact-sheet", default=None, metavar="PATH",
                    help="also write the frames side by side into this PNG")
     p.add_argument("--no-captions", action="store_true", help="leave the speaker captions out")
@@ -126,60 +132,6 @@ def generate(scene, rigs, strip, steps: int, seed: int, device: str):
     report = api.finish(plan, result)
     t3 = time.perf_counter()
     return result, report, {"prepare_s": t1 - t0, "generate_s": t2 - t1, "bake_s": t3 - t2}
-
-
-# ---- who speaks when -------------------------------------------------------------------
-def roles_at(result, scene, frame: int) -> tuple[int, int] | None:
-    """Both people's role ids at a scene frame, or None outside the result."""
-    scene_fps = scene.render.fps / scene.render.fps_base
-    i = int(round((frame / scene_fps - result.start_time) * result.fps))
-    if not 0 <= i < result.num_frames:
-        return None
-    return int(result.people[0].roles[i]), int(result.people[1].roles[i])
-
-
-def caption(result, scene, frame: int) -> str:
-    from model_runtime.channels import ROLE_BOTH, ROLE_SPEAKING
-    scene_fps = scene.render.fps / scene.render.fps_base
-    head = f"frame {frame} ({frame / scene_fps:.1f} s): "
-    roles = roles_at(result, scene, frame)
-    if roles is None:
-        return head + "after the audio"
-    a, b = (r in (ROLE_SPEAKING, ROLE_BOTH) for r in roles)
-    if a and b:
-        return head + "A and B speak at once"
-    if a:
-        return head + "A speaks, B listens"
-    if b:
-        return head + "B speaks, A listens"
-    return head + "pause, nobody speaks"
-
-
-def pick_frames(result, scene) -> list[int]:
-    """A frame in A's longest solo turn and in B's (the widest-open mouth in the turn's middle
-    half) and the middle of the longest pause, as scene frames in time order."""
-    import numpy as np
-    from model_runtime.channels import ROLE_BOTH, ROLE_SPEAKING
-    speaks = [np.isin(p.roles, (ROLE_SPEAKING, ROLE_BOTH)) for p in result.people]
-    scene_fps = scene.render.fps / scene.render.fps_base
-    frames = []
-    for who, mask in ((0, speaks[0] & ~speaks[1]), (1, speaks[1] & ~speaks[0]),
-                      (None, ~speaks[0] & ~speaks[1])):
-        best, run, start = (0, 0), 0, 0
-        for i, v in enumerate(list(mask) + [False]):
-            if v:
-                start, run = (i, run + 1) if run == 0 else (start, run + 1)
-                continue
-            if run > best[1]:
-                best = (start, run)
-            run = 0
-        if best[1]:
-            i = best[0] + best[1] // 2
-            if who is not None:     # a speaker: the widest-open mouth in the turn's middle half
-                lo, hi = best[0] + best[1] // 4, best[0] + max(1, 3 * best[1] // 4)
-                i = lo + int(np.argmax(result.people[who].face_curve("jawOpen")[lo:hi]))
-            frames.append(int(round((result.start_time + i / result.fps) * scene_fps)))
-    return sorted(set(frames)) or [scene.frame_start]
 
 
 # ---- camera, look, render --------------------------------------------------------------
@@ -286,10 +238,11 @@ def render_frames(scene, rigs, result, frames, out_dir: str, captions: bool) -> 
     import bpy
     from model_runtime.channels import ROLE_NAMES
     os.makedirs(out_dir, exist_ok=True)
+    scene_fps = scene.render.fps / scene.render.fps_base
     rows = []
     for f in frames:
         scene.frame_set(f)
-        text = caption(result, scene, f)
+        text = conversation_moments.caption(result, scene_fps, f)
         if captions:
             scene.render.stamp_note_text = text
         path = os.path.abspath(os.path.join(out_dir, f"frame_{f:04d}.png"))
@@ -297,7 +250,7 @@ def render_frames(scene, rigs, result, frames, out_dir: str, captions: bool) -> 
         bpy.ops.render.render(write_still=True)
         if not os.path.isfile(path):
             raise RuntimeError(f"Blender did not write {path}")
-        roles = roles_at(result, scene, f)
+        roles = conversation_moments.roles_at(result, scene_fps, f)
         rows.append({"frame": f, "path": path, "caption": text,
                      "roles": None if roles is None else [ROLE_NAMES[r] for r in roles],
                      "mouths_px": mouth_pixels(scene, rigs)})
@@ -348,7 +301,13 @@ def run(args) -> dict:
     result, report, timings = generate(scene, rigs, strip, args.steps, args.seed, args.device)
     print(f"generated {result.num_frames} frames in {timings['generate_s']:.1f} s, baked "
           f"{report.keys_written} keys in {timings['bake_s']:.2f} s")
-    frames = args.frames or pick_frames(result, scene)
+    scene_fps = scene.render.fps / scene.render.fps_base
+    if args.frames:
+        frames = args.frames
+    elif args.listener_reaction:
+        frames = conversation_moments.listener_reaction_frames(result, scene_fps)
+    else:
+        frames = conversation_moments.pick_frames(result, scene_fps)
     set_look(scene, args.resolution, not args.no_captions)
     place_camera(scene, rigs, args.lens, args.margin)
     rows = render_frames(scene, rigs, result, frames, args.out, not args.no_captions)
