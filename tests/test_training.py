@@ -72,3 +72,14 @@ def test_an_ablation_fine_tunes_from_a_full_model_leaving_out_only_what_it_switc
         load_matching(full, one_stream.state_dict())
     with pytest.raises((ValueError, RuntimeError)):
         load_matching(ConversationDenoiser(replace(cfg, channels=32)), full.state_dict())
+
+
+def test_the_shipped_denoiser_keeps_more_of_peoples_motion_as_the_noise_falls(corpus):
+    """model_training.denoiser_levels on held-out windows: the shipped weights' estimate from a
+    noisy copy of the targets gets closer to them at every lower noise level."""
+    from model_training.denoiser_levels import LEVELS, level_table
+    rows = level_table(str(ROOT / "model_runtime" / "weights" / "default.pt"), str(corpus / "heldout"), windows=4)
+    assert rows[0]["t"] == "people" and [r["t"] for r in rows[1:]] == list(LEVELS)
+    for group in ("face", "head", "gaze"):
+        errors = [r[f"mse {group}"] for r in rows[1:]]
+        assert all(later < earlier for earlier, later in zip(errors, errors[1:])), (group, errors)
