@@ -96,9 +96,11 @@ def listener_reaction_frames(result, scene_fps: float, frames: int = STRIP_FRAME
     pick_frames when nobody listens. Positive headPitch lifts the chin, so a nod dips it."""
     speaks = speaking_masks(result)
     window = max(1, int(round(NOD_WINDOW_S / 2 * result.fps)))
+    room = np.zeros(result.num_frames, bool)     # the whole strip fits inside the result
+    room[int(STRIP_BEFORE_S * result.fps):result.num_frames - int(STRIP_AFTER_S * result.fps)] = True
     best, depth = None, 0.0
     for listener in (0, 1):
-        listening = speaks[1 - listener] & ~speaks[listener]
+        listening = speaks[1 - listener] & ~speaks[listener] & room
         pitch = result.people[listener].head[:, HEAD_CHANNELS.index("headPitch")]
         d = np.where(listening, nod_depth(pitch, window), 0.0)
         i = int(np.argmax(d))
