@@ -101,3 +101,15 @@ def test_missing_audio_fails_with_a_clear_message(tmp_path):
     proc = run_script("--audio", tmp_path / "nope.wav", "--out", tmp_path, timeout=120)
     assert proc.returncode == 1
     assert "audio file not found" in proc.stderr
+
+
+def test_listener_reaction_renders_a_strip_while_someone_listens(tmp_path):
+    if not bpy.app.build_options.audaspace:
+        pytest.skip("this Blender build has no audio (Audaspace): no sound strips")
+    out = tmp_path / "strip"
+    proc = run_script("--audio", DIALOGUE, "--listener-reaction", "--steps", 3, "--resolution", *RES, "--out", out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    frames = json.loads((out / "render_conversation.json").read_text())["frames"]
+    numbers = [row["frame"] for row in frames]
+    assert len(numbers) == 6 and np.ptp(np.diff(numbers)) <= 1      # evenly spaced, about 0.24 s apart
+    assert any("listens" in row["caption"] for row in frames[2:4])  # the nod is in the middle
