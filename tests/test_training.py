@@ -83,3 +83,15 @@ def test_the_shipped_denoiser_keeps_more_of_peoples_motion_as_the_noise_falls(co
     for group in ("face", "head", "gaze"):
         errors = [r[f"mse {group}"] for r in rows[1:]]
         assert all(later < earlier for earlier, later in zip(errors, errors[1:])), (group, errors)
+
+
+def test_switching_between_a_model_and_itself_changes_nothing(corpus):
+    """model_training.expert_switch carries the noisy motion between two checkpoints' scales;
+    with the same checkpoint on both sides every switch level gives the same samples."""
+    from model_training.expert_switch import switch_table
+    weights = str(ROOT / "model_runtime" / "weights" / "default.pt")
+    rows = switch_table(weights, weights, str(corpus / "heldout"), [1.0, 0.5, 0.0], windows=2, steps=3)
+    assert rows[0]["switch"] == "people"
+    for key in ("looks away", "yaw std", "yaw speed", "mouth MAE"):
+        values = [r[key] for r in rows[1:]]
+        assert max(values) - min(values) < 1e-4 * (1 + abs(values[0])), (key, values)
