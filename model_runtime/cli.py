@@ -81,12 +81,19 @@ def cmd_turns(args) -> int:
 
 def cmd_info(args) -> int:
     from .checkpoint import DEFAULT_WEIGHTS, load_checkpoint
+    from .experts import read_experts
     from .model import count_parameters
     ckpt = load_checkpoint(args.weights)
     print(f"weights: {args.weights or DEFAULT_WEIGHTS}")
     print(f"parameters: {count_parameters(ckpt.build_model()):,}")
     print(f"config: {ckpt.config.to_dict()}")
     print(f"training: {ckpt.info}")
+    experts = read_experts(Path(args.weights or DEFAULT_WEIGHTS))
+    if experts is not None:
+        high = load_checkpoint(experts[0])
+        print(f"high-noise expert (sampler steps above t = {experts[1]}): {experts[0]}")
+        print(f"  config: {high.config.to_dict()}")
+        print(f"  training: {high.info}")
     return 0
 
 

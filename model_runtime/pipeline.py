@@ -14,6 +14,7 @@ from .audio import ConversationAudio
 from .audio_scan import model_features
 from .channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS, clip_motion
 from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
+from .experts import NoiseLevelExperts, experts_file, read_experts
 from .errors import TalkingTogetherError
 from .frame_rate import FrameRateStream, output_frames
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
@@ -50,11 +51,18 @@ def load_model(checkpoint: str | None, device: torch.device):
     """Checkpoint and model on the device, cached so repeated generations skip the load (a
     rewritten weights file, e.g. after more training, is loaded again)."""
     path = Path(checkpoint or DEFAULT_WEIGHTS)
-    key = (str(path), path.stat().st_mtime_ns if path.is_file() else None, str(device))
+    sidecar = experts_file(path)
+    key = (str(path), path.stat().st_mtime_ns if path.is_file() else None,
+           sidecar.stat().st_mtime_ns if sidecar.is_file() else None, str(device))
     if key not in _MODEL_CACHE:
         ckpt = load_checkpoint(path)
+        model = ckpt.build_model(device)
+        experts = read_experts(path)
+        if experts is not None:         # a second denoiser for the high-noise steps (experts.py)
+            high_ckpt = load_checkpoint(experts[0])
+            model = NoiseLevelExperts(model, ckpt, high_ckpt.build_model(device), high_ckpt, experts[1]).to(device)
         _MODEL_CACHE.clear()  # keep one model in memory
-        _MODEL_CACHE[key] = (ckpt, ckpt.build_model(device))
+        _MODEL_CACHE[key] = (ckpt, model)
     return _MODEL_CACHE[key]
 
 

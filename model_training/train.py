@@ -139,7 +139,8 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
     out = Path(args.out)
     info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
             "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
-            "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip}
+            "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip,
+            "init": args.init}
     return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
