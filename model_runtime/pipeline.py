@@ -14,8 +14,8 @@ from .audio import ConversationAudio
 from .audio_scan import model_features
 from .channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS, clip_motion
 from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
-from .experts import NoiseLevelExperts, experts_file, read_experts
 from .errors import TalkingTogetherError
+from .experts import NoiseLevelExperts, experts_file, read_experts
 from .frame_rate import FrameRateStream, output_frames
 from .gaze import eye_look_weights, fixation_distance, per_eye_angles
 from .geometry import conversation_layout, gaze_directions_world, gaze_error_to_target, gaze_toward
