@@ -4,7 +4,7 @@ Experts by noise level (Balaji et al. 2022, eDiff-I). The high-noise steps of th
 decide what happens (whether a person looks away); the low-noise steps draw it. A checkpoint
 ``name.pt`` with a sidecar ``name.experts.json``::
 
-    {"high_noise": "name_high_noise.pt", "switch": 0.5}
+    {"high_noise": "name_high_noise.pt", "switch": 0.3}
 
 takes the head and gaze from the high-noise checkpoint while t > switch and everything else
 from ``name.pt`` (the face, at every level: its lips and its reading of who speaks). The pair
@@ -77,7 +77,7 @@ class NoiseLevelExperts(torch.nn.Module):
         Above the switch the high-noise model decides the head and the gaze; the face (lips,
         and who speaks) stays the low-noise model's at every level."""
         x0 = self.low.denoise(x_t, t, cond["low"])
-        if float(t.reshape(-1)[0]) <= self.switch:
+        if float(t.reshape(-1)[0]) <= self.switch + 1e-6:      # (t may be float32: 0.3 -> 0.30000001)
             return x0
         x_high = x_t * self.motion_scale + alpha_bar(t).reshape(-1, 1, 1, 1).sqrt() * self.motion_shift
         decided = (self.high.denoise(x_high, t, cond["high"]) - self.motion_shift) / self.motion_scale

@@ -14,7 +14,7 @@ $py -m model_training.corpus --out corpus_data/festival --conversations 30 --see
 $py -m model_training.train --corpus corpus_data/train --out model_runtime/weights/default.pt \
     --window 256 --batch 12 "$@"
 # The high-noise expert (model_runtime/experts.py, docs/evaluation/OBJECTIVE.md): a v model on
-# the corpus where listeners react, sampled for the steps above t = 0.5
+# the corpus where listeners react, sampled for the steps above t = 0.3
 # (model_runtime/weights/default.experts.json). 5,000 steps, then 4,313 more at half the rate
 # (the shipped run stopped there by --minutes 33); about 75 minutes on a 2-core CPU.
 $py -m model_training.corpus --out corpus_data/reactive --conversations 300 --seed 11 --split train --workers "$workers"
