@@ -92,16 +92,9 @@ def test_parent_is_a_file_is_a_clear_error(tmp_path):
         small_result().save(tmp_path / "file" / "out.json")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_read_only_folder_is_a_clear_error(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(OutputError, match="ro/out.json.*Permission denied"):
-            small_result().save(folder / "out.json")
-    finally:
-        folder.chmod(0o700)
+def test_read_only_folder_is_a_clear_error(read_only_folder):
+    with pytest.raises(OutputError, match="ro/out.json.*Permission denied"):
+        small_result().save(read_only_folder / "out.json")
 
 
 def test_disk_full_is_a_clear_error_and_the_cleanup_never_hides_it(tmp_path, monkeypatch):

@@ -227,16 +227,9 @@ def test_a_bad_path_or_a_folder_that_cannot_take_spools_is_refused_up_front(tmp_
         ResultStream(tmp_path / "file" / "out.npz", fps=25.0, num_frames=3)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_read_only_folder_is_a_clear_error(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(OutputError, match="ro/out.json.*Permission denied"):
-            ResultStream(folder / "out.json", fps=25.0, num_frames=3)
-    finally:
-        folder.chmod(0o700)
+def test_read_only_folder_is_a_clear_error(read_only_folder):
+    with pytest.raises(OutputError, match="ro/out.json.*Permission denied"):
+        ResultStream(read_only_folder / "out.json", fps=25.0, num_frames=3)
 
 
 def test_disk_full_while_spooling_is_an_output_error_and_the_stream_is_closed(tmp_path, monkeypatch):
