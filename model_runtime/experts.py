@@ -44,18 +44,20 @@ def read_experts(checkpoint: Path) -> tuple[Path, float] | None:
     return high, switch
 
 
+HEAD_AND_GAZE = slice(HEAD_SLICE.start, GAZE_SLICE.stop)   # adjacent in channels.py
+
+
 class NoiseLevelExperts(torch.nn.Module):
     """``low`` (with its checkpoint's statistics, which the pipeline uses) for t <= switch;
-    above it ``high`` for the head and gaze channels. Both must share the motion and audio
-    layout (the same channel lists)."""
+    above it ``high`` for the ``decided`` channels (the shipped pair: head and gaze;
+    model_training.expert_switch measures every channel). Both must share the motion and
+    audio layout (the same channel lists)."""
 
-    DECIDED = slice(HEAD_SLICE.start, GAZE_SLICE.stop)   # head and gaze (channels.py: adjacent)
-
-    def __init__(self, low, low_ckpt, high, high_ckpt, switch: float):
+    def __init__(self, low, low_ckpt, high, high_ckpt, switch: float, decided: slice = HEAD_AND_GAZE):
         super().__init__()
         if (low.cfg.motion_dim, low.cfg.audio_dim) != (high.cfg.motion_dim, high.cfg.audio_dim):
             raise CheckpointError("the two experts were trained on different motion or audio channels")
-        self.low, self.high, self.switch, self.cfg = low, high, switch, low.cfg
+        self.low, self.high, self.switch, self.decided, self.cfg = low, high, switch, decided, low.cfg
         # Normalised values of the low checkpoint -> the high one's: x_high = x * scale + shift.
         self.register_buffer("motion_scale", low_ckpt.motion_std / high_ckpt.motion_std)
         self.register_buffer("motion_shift", (low_ckpt.motion_mean - high_ckpt.motion_mean) / high_ckpt.motion_std)
@@ -74,14 +76,14 @@ class NoiseLevelExperts(torch.nn.Module):
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
         """x_t (B, S, T, D) in the low normalisation, t (B,) one level -> x0 in the same.
-        Above the switch the high-noise model decides the head and the gaze; the face (lips,
-        and who speaks) stays the low-noise model's at every level."""
+        Above the switch the high-noise model decides its channels (head and gaze); the rest
+        (the face: lips, and who speaks) stays the low-noise model's at every level."""
         x0 = self.low.denoise(x_t, t, cond["low"])
         if float(t.reshape(-1)[0]) <= self.switch + 1e-6:      # (t may be float32: 0.3 -> 0.30000001)
             return x0
         x_high = x_t * self.motion_scale + alpha_bar(t).reshape(-1, 1, 1, 1).sqrt() * self.motion_shift
-        decided = (self.high.denoise(x_high, t, cond["high"]) - self.motion_shift) / self.motion_scale
-        x0[..., self.DECIDED] = decided[..., self.DECIDED]
+        high_x0 = (self.high.denoise(x_high, t, cond["high"]) - self.motion_shift) / self.motion_scale
+        x0[..., self.decided] = high_x0[..., self.decided]
         return x0
 
     def forward(self, x_t, t, audio, roles, layout):

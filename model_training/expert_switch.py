@@ -9,9 +9,9 @@ input shows and so decides as people do, but leaves a tremor in; the shipped x0 
 smooth motion and good lips but decides on a stare (docs/evaluation/OBJECTIVE.md). Each
 ``--switch`` level s runs the ``--high`` model while t > s and the ``--low`` model after
 (s = 1: ``--low`` alone; s = 0: ``--high`` alone). Windows and noise are those of
-model_training.denoiser_levels; 6-step DDIM, guidance 1. The two checkpoints may normalise
-motion differently: the noisy motion and the estimates are carried across exactly for the
-signal, the noise is rescaled with it (close when the two corpora's spreads agree).
+model_training.denoiser_levels; 6-step DDIM, guidance 1. The pair is the runtime's
+NoiseLevelExperts (which also carries motion between the two checkpoints' normalisations),
+taking every channel from ``--high`` above the switch.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import torch
 
 from model_runtime.channels import FACE_SLICE
 from model_runtime.checkpoint import load_checkpoint
-from model_runtime.diffusion import alpha_bar
+from model_runtime.experts import NoiseLevelExperts
 from model_runtime.sampling import ddim_timesteps, sample_ddim
 
 from .denoiser_levels import behaviour
@@ -37,27 +37,19 @@ def switch_table(high: str, low: str, corpus: str, switches: list[float], window
     ck_low, ck_high = load_checkpoint(low), load_checkpoint(high)
     m_low, m_high = ck_low.build_model("cpu"), ck_high.build_model("cpu")
     batch = WindowSampler(load_split(corpus), _stats(ck_low), 256, seed=seed).batch(windows)
-    audio_high = (batch["audio"] * ck_low.audio_std + ck_low.audio_mean - ck_high.audio_mean) / ck_high.audio_std
-    cond_low = m_low.encode_conditions(batch["audio"], batch["roles"], batch["layout"])
-    cond_high = m_high.encode_conditions(audio_high, batch["roles"], batch["layout"])
-    scale = ck_low.motion_std / ck_high.motion_std              # low-normalised -> high-normalised
-    shift = (ck_low.motion_mean - ck_high.motion_mean) / ck_high.motion_std
 
     def denormalised(x):
         return x * ck_low.motion_std + ck_low.motion_mean
 
     rows = [{"switch": "people", **behaviour(denormalised(batch["motion"]), batch["layout"])}]
     for s in switches:
-        def denoiser(x, t):
-            tt = torch.full((windows,), t)
-            if t <= s:
-                return m_low.denoise(x, tt, cond_low)
-            x_high = x * scale + alpha_bar(torch.tensor(t)).sqrt() * shift
-            return (m_high.denoise(x_high, tt, cond_high) - shift) / scale
-
+        # every channel from the high-noise model above the switch (the shipped pair keeps the face)
+        pair = NoiseLevelExperts(m_low, ck_low, m_high, ck_high, s, decided=slice(None))
+        cond = pair.encode_conditions(batch["audio"], batch["roles"], batch["layout"])
         noise = torch.randn(batch["motion"].shape, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
-            x = sample_ddim(denoiser, noise, ddim_timesteps(steps))
+            x = sample_ddim(lambda x, t: pair.denoise(x, torch.full((windows,), t), cond), noise,
+                            ddim_timesteps(steps))
         mouth = ((x - batch["motion"])[..., FACE_SLICE].abs() * ck_low.motion_std[FACE_SLICE]).mean().item()
         rows.append({"switch": s, **behaviour(denormalised(x), batch["layout"]), "mouth MAE": mouth})
     return rows

@@ -40,7 +40,7 @@ def test_the_shipped_weights_sample_with_experts_split_at_the_sidecars_level():
         mixed, low = model.denoise(x, above, cond), model.low.denoise(x, above, cond["low"])
         assert torch.isfinite(mixed).all()
         torch.testing.assert_close(mixed[..., FACE_SLICE], low[..., FACE_SLICE])
-        assert not torch.allclose(mixed[..., model.DECIDED], low[..., model.DECIDED], atol=1e-3)
+        assert not torch.allclose(mixed[..., model.decided], low[..., model.decided], atol=1e-3)
 
 
 def test_an_expert_paired_with_itself_is_that_model_at_every_level():
