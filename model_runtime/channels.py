@@ -50,6 +50,7 @@ MOTION_DIM = len(MOTION_CHANNELS)  # 49
 FACE_SLICE = slice(0, len(MODEL_FACE_CHANNELS))
 HEAD_SLICE = slice(FACE_SLICE.stop, FACE_SLICE.stop + len(HEAD_CHANNELS))
 GAZE_SLICE = slice(HEAD_SLICE.stop, HEAD_SLICE.stop + len(GAZE_CHANNELS))
+HEAD_AND_GAZE_SLICE = slice(HEAD_SLICE.start, GAZE_SLICE.stop)     # adjacent: where a person looks
 
 # Columns inside a head vector (HEAD_CHANNELS), a gaze vector (GAZE_CHANNELS) and an eyes
 # vector (EYE_CHANNELS: each eye's yaw then pitch).

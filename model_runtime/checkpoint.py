@@ -14,10 +14,13 @@ from .atomic_write import write_file
 from .channels import MOTION_CHANNELS
 from .errors import CheckpointError
 from .model import ConversationDenoiser, ModelConfig
+from .normalisation import MotionNormaliser, regressor_count
 
 FORMAT_NAME = "talking-together-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2      # 2: motion centred on the layout (motion_layout_weights)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
+STAT_NAMES = ("motion_mean", "motion_std", "audio_mean", "audio_std", "motion_layout_weights")
+VERSION_1_LACKS = ("motion_layout_weights",)
 
 
 @dataclass
@@ -29,6 +32,20 @@ class Checkpoint:
     audio_mean: torch.Tensor      # (A,) normalisation of the audio features
     audio_std: torch.Tensor
     info: dict = field(default_factory=dict)   # training provenance: steps, corpus, command
+    # (L + 2, D) the motion's centre as a function of the layout (normalisation.py); None: zeros
+    motion_layout_weights: torch.Tensor | None = None
+
+    @property
+    def motion_normaliser(self) -> MotionNormaliser:
+        weights = self.motion_layout_weights
+        if weights is None:
+            weights = torch.zeros(regressor_count(self.config.layout_dim), self.config.motion_dim)
+        return MotionNormaliser(self.motion_mean, self.motion_std, weights)
+
+    def stats(self) -> dict[str, torch.Tensor]:
+        """Every normalisation statistic by name (STAT_NAMES), layout weights included."""
+        return {"motion_mean": self.motion_mean, "motion_std": self.motion_std, "audio_mean": self.audio_mean,
+                "audio_std": self.audio_std, "motion_layout_weights": self.motion_normaliser.layout_weights}
 
     def build_model(self, device: str | torch.device = "cpu") -> ConversationDenoiser:
         model = ConversationDenoiser(self.config)
@@ -42,15 +59,17 @@ class Checkpoint:
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
     """Write atomically (atomic_write: a private temporary beside it, then a rename) so a crash
     or a concurrent writer never leaves half a file; OutputError when it cannot be written."""
+    centred = bool(ckpt.motion_normaliser.layout_weights.any())
     payload = {
-        "format": FORMAT_NAME, "version": FORMAT_VERSION,
+        # Version 1 when the motion is not centred on the layout: older runtimes read it right.
+        "format": FORMAT_NAME, "version": FORMAT_VERSION if centred else 1,
         "config": ckpt.config.to_dict(), "motion_channels": list(MOTION_CHANNELS),
         # float16 halves the file (the shipped weights live in the repository); loading
         # converts back to float32, and inference does not notice the rounding.
         "state_dict": {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
                        for k, v in ckpt.state_dict.items()},
-        "stats": {name: getattr(ckpt, name).detach().cpu().float()
-                  for name in ("motion_mean", "motion_std", "audio_mean", "audio_std")},
+        "stats": {name: v.detach().cpu().float() for name, v in ckpt.stats().items()
+                  if name != "motion_layout_weights" or centred},
         "info": ckpt.info,
     }
     return write_file(Path(path), lambda f: torch.save(payload, f))
@@ -147,17 +166,21 @@ def _check_state(where: str, state) -> dict:
     return out
 
 
-def _check_stats(where: str, stats, cfg: ModelConfig) -> dict:
+def _check_stats(where: str, stats, cfg: ModelConfig, version: int) -> dict:
     if not isinstance(stats, dict):
         raise CheckpointError(f"{where}: its normalisation statistics (stats) are missing")
     out = {}
-    for name, dim in (("motion_mean", cfg.motion_dim), ("motion_std", cfg.motion_dim),
-                      ("audio_mean", cfg.audio_dim), ("audio_std", cfg.audio_dim)):
+    shapes = {"motion_mean": (cfg.motion_dim,), "motion_std": (cfg.motion_dim,),
+              "audio_mean": (cfg.audio_dim,), "audio_std": (cfg.audio_dim,),
+              "motion_layout_weights": (regressor_count(cfg.layout_dim), cfg.motion_dim)}
+    for name, shape in shapes.items():
         if name not in stats:
+            if version == 1 and name in VERSION_1_LACKS:
+                continue
             raise CheckpointError(f"{where}: statistic {name} is missing")
         v = _check_tensor(where, f"statistic {name}", stats[name])
-        if tuple(v.shape) != (dim,):
-            raise CheckpointError(f"{where}: statistic {name} has shape {tuple(v.shape)}, expected ({dim},)")
+        if tuple(v.shape) != shape:
+            raise CheckpointError(f"{where}: statistic {name} has shape {tuple(v.shape)}, expected {shape}")
         if name.endswith("_std"):
             low = int((v < _MIN_STD).sum())
             if low:
@@ -186,7 +209,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is not a Talking Together weights file")
     version = payload.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
         raise CheckpointError(f"{path} has format version {version}; this runtime reads up to "
                               f"{FORMAT_VERSION}: update the extension")
     if payload.get("motion_channels") != list(MOTION_CHANNELS):
@@ -199,7 +222,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
         raise CheckpointError(f"{path} is incomplete or incompatible: {exc}") from None
     check_config(config, str(path))
     state = _check_state(str(path), payload.get("state_dict"))
-    stats = _check_stats(str(path), payload.get("stats"), config)
+    stats = _check_stats(str(path), payload.get("stats"), config, version)
     info = payload.get("info", {})
     if not isinstance(info, dict):
         raise CheckpointError(f"{path}: its training info is a {type(info).__name__}, not a table")

@@ -90,8 +90,10 @@ def cmd_info(args) -> int:
     print(f"training: {ckpt.info}")
     experts = read_experts(Path(args.weights or DEFAULT_WEIGHTS))
     if experts is not None:
-        high = load_checkpoint(experts[0])
-        print(f"high-noise expert (sampler steps above t = {experts[1]}): {experts[0]}")
+        high = load_checkpoint(experts.high_noise)
+        space = "the high-noise expert's" if experts.sample_in_high_noise else "the main model's"
+        print(f"high-noise expert (sampler steps above t = {experts.switch}; sampled in {space} "
+              f"normalisation): {experts.high_noise}")
         print(f"  config: {high.config.to_dict()}")
         print(f"  training: {high.info}")
     return 0

@@ -59,8 +59,12 @@ def load_model(checkpoint: str | None, device: torch.device):
         model = ckpt.build_model(device)
         experts = read_experts(path)
         if experts is not None:         # a second denoiser for the high-noise steps (experts.py)
-            high_ckpt = load_checkpoint(experts[0])
-            model = NoiseLevelExperts(model, ckpt, high_ckpt.build_model(device), high_ckpt, experts[1]).to(device)
+            high_ckpt = load_checkpoint(experts.high_noise)
+            space = high_ckpt if experts.sample_in_high_noise else ckpt
+            model = NoiseLevelExperts(model, ckpt, high_ckpt.build_model(device), high_ckpt, experts.switch,
+                                      space_ckpt=space).to(device)
+            # the main checkpoint (name, config) with the statistics the sampler works in
+            ckpt = replace(ckpt, **space.stats())
         _MODEL_CACHE.clear()  # keep one model in memory
         _MODEL_CACHE[key] = (ckpt, model)
     return _MODEL_CACHE[key]
@@ -132,7 +136,7 @@ def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
 
     x0 = sample_ddim(denoiser, noise_of(0), ddim_timesteps(settings.steps), callback=after_step,
                      eta=settings.eta, noise_sampler=lambda i: noise_of(i + 1))
-    return clip_motion((x0[:, :n].cpu() * ckpt.motion_std + ckpt.motion_mean).numpy())
+    return clip_motion(ckpt.motion_normaliser.denormalise(x0[:, :n].cpu(), layout.cpu()).numpy())
 
 
 def sample_motion(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,

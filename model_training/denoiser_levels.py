@@ -45,13 +45,11 @@ def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 2
     """One row per noise level (and the targets'): errors per channel group and behaviour."""
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model("cpu")
-    stats = {"motion_mean": ckpt.motion_mean, "motion_std": ckpt.motion_std,
-             "audio_mean": ckpt.audio_mean, "audio_std": ckpt.audio_std}
-    batch = WindowSampler(load_split(corpus), stats, window, seed=seed).batch(windows)
+    batch = WindowSampler(load_split(corpus), ckpt.stats(), window, seed=seed).batch(windows)
     x0 = batch["motion"]
 
     def denormalised(x):
-        return x * ckpt.motion_std + ckpt.motion_mean
+        return ckpt.motion_normaliser.denormalise(x, batch["layout"])
 
     rows = [{"t": "people", **behaviour(denormalised(x0), batch["layout"])}]
     gen = torch.Generator().manual_seed(seed)

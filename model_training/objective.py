@@ -27,6 +27,7 @@ from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, LAYOUT_PA
 from model_runtime.diffusion import add_noise, alpha_bar
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between, gaze_direction_of, head_rotation_of
 from model_runtime.model import NULL_ROLE, ConversationDenoiser
+from model_runtime.normalisation import MotionNormaliser
 
 
 @dataclass
@@ -81,10 +82,10 @@ def noise_level_weights(t: torch.Tensor, prediction: str, weights: LossWeights) 
     return 1 + snr.clamp(max=weights.snr_clip), ab
 
 
-def training_loss(model: ConversationDenoiser, batch: dict, motion_mean: torch.Tensor, motion_std: torch.Tensor,
+def training_loss(model: ConversationDenoiser, batch: dict, normaliser: MotionNormaliser,
                   weights: LossWeights = LossWeights()) -> dict[str, torch.Tensor]:
-    """One diffusion training step's losses. batch: motion (B, S, T, D) normalised, audio (B, T, A),
-    roles (B, S, T), layout (B, S, L). Returns the total and each term."""
+    """One diffusion training step's losses. batch: motion (B, S, T, D) normalised by
+    ``normaliser``, audio (B, T, A), roles (B, S, T), layout (B, S, L). Returns the total and each term."""
     x0 = batch["motion"]
     b = x0.shape[0]
     t = torch.rand(b, device=x0.device)
@@ -101,7 +102,8 @@ def training_loss(model: ConversationDenoiser, batch: dict, motion_mean: torch.T
     motion = (level_w * ((pred - x0) ** 2 * channel_w).mean(per_sample)).mean()
     velocity = (level_w * ((pred.diff(dim=2) - x0.diff(dim=2)) ** 2 * channel_w).mean(per_sample)).mean()
     mutual = weights.mutual_gaze if prediction == "x0" else 0.0
-    gaze = (gaze_w * gaze_loss(pred * motion_std + motion_mean, x0 * motion_std + motion_mean, batch["layout"],
+    layout = batch["layout"]
+    gaze = (gaze_w * gaze_loss(normaliser.denormalise(pred, layout), normaliser.denormalise(x0, layout), layout,
                                mutual)).mean()
     total = weights.motion * motion + weights.velocity * velocity + weights.gaze * gaze
     return {"loss": total, "motion": motion.detach(), "velocity": velocity.detach(), "gaze": gaze.detach()}

@@ -23,7 +23,7 @@ from model_runtime.model import ConversationDenoiser, ModelConfig, count_paramet
 from model_runtime.presets import read_preset
 
 from .objective import LossWeights, training_loss
-from .training_data import WindowSampler, load_split, normalisation_stats
+from .training_data import WindowSampler, load_split, motion_normaliser, normalisation_stats
 
 ABLATIONS = {"none": {}, "no_cross_stream": {"use_cross_stream": False}, "no_roles": {"use_roles": False},
              "no_layout": {"use_layout": False}, "no_gaze_loss": {}}
@@ -89,10 +89,10 @@ def train(args: argparse.Namespace) -> Path:
     if args.init:
         base = load_checkpoint(args.init)
         cfg = ModelConfig.from_dict({**base.config.to_dict(), **ABLATIONS[args.ablation]})
-        stats = {"motion_mean": base.motion_mean, "motion_std": base.motion_std,
-                 "audio_mean": base.audio_mean, "audio_std": base.audio_std}
+        stats = base.stats()
     else:
-        base, cfg, stats = None, model_config(args.config, args.ablation), normalisation_stats(convs)
+        base, cfg = None, model_config(args.config, args.ablation)
+        stats = normalisation_stats(convs, centre_on_layout=cfg.use_layout and args.centre_on_layout)
     model = ConversationDenoiser(cfg).to(device)
     if base is not None:
         load_matching(model, base.state_dict)
@@ -101,7 +101,7 @@ def train(args: argparse.Namespace) -> Path:
     sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight, snr_clip=args.snr_clip)
-    mean, std = stats["motion_mean"].to(device), stats["motion_std"].to(device)
+    normaliser = motion_normaliser(stats).to(device)
     if rank == 0:
         print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
               f"{world} process(es), device {device}", flush=True)
@@ -110,7 +110,7 @@ def train(args: argparse.Namespace) -> Path:
     while (progress := run_progress(step, args.steps, start, args.minutes, world)) < 1.0:
         for group in opt.param_groups:
             group["lr"] = lr_at(progress, step, args.lr)
-        losses = training_loss(net, sampler.batch(args.batch, device), mean, std, weights)
+        losses = training_loss(net, sampler.batch(args.batch, device), normaliser, weights)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -140,7 +140,7 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
     info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
             "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
             "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip,
-            "init": args.init}
+            "init": args.init, "centre_on_layout": bool(stats["motion_layout_weights"].any())}
     return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
@@ -162,6 +162,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gaze-weight", type=float, default=1.0)
     p.add_argument("--snr-clip", type=float, default=LossWeights.snr_clip,
                    help="v models: noise levels weigh 1 + min(SNR, this) in x0 error (0: all alike)")
+    p.add_argument("--centre-on-layout", action="store_true",
+                   help="normalise head and gaze around the pose the layout gives (model_runtime/normalisation.py; "
+                        "checkpoint format 2), not by plain statistics")
     p.add_argument("--limit", type=int, help="use at most this many conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=50)

@@ -14,6 +14,7 @@ import torch
 from model_runtime import features
 from model_runtime.channels import MOTION_DIM
 from model_runtime.geometry import conversation_layout
+from model_runtime.normalisation import MotionNormaliser, fit_normaliser
 from model_runtime.roles import role_tracks
 
 from .corpus.dataset import audio_float, list_conversations, load_conversation
@@ -67,15 +68,20 @@ def load_split(corpus_dir: str | Path, split: str | None = None, limit: int | No
     return [load_training_conversation(Path(p)) for p in paths]
 
 
-def normalisation_stats(convs: list[Conversation]) -> dict[str, torch.Tensor]:
+def normalisation_stats(convs: list[Conversation], centre_on_layout: bool = False) -> dict[str, torch.Tensor]:
+    """The statistics a checkpoint stores (checkpoint.STAT_NAMES); see normalisation.py."""
     motion = np.concatenate([c.motion.reshape(-1, MOTION_DIM) for c in convs])
+    layout = np.concatenate([np.repeat(c.layout, c.motion.shape[1], axis=0) for c in convs])
+    normaliser = fit_normaliser(motion, layout, centre_on_layout)
     audio = np.concatenate([c.audio for c in convs])
-    # Channels that never move in the data keep std 1 so the model is not asked to amplify noise.
-    m_std = motion.std(0)
-    m_std = np.where(m_std < 1e-3, 1.0, m_std)
     a_std = np.maximum(audio.std(0), 1e-3)
-    return {"motion_mean": torch.tensor(motion.mean(0)), "motion_std": torch.tensor(m_std, dtype=torch.float32),
+    return {"motion_mean": normaliser.mean, "motion_std": normaliser.std,
+            "motion_layout_weights": normaliser.layout_weights,
             "audio_mean": torch.tensor(audio.mean(0)), "audio_std": torch.tensor(a_std, dtype=torch.float32)}
+
+
+def motion_normaliser(stats: dict[str, torch.Tensor]) -> MotionNormaliser:
+    return MotionNormaliser(stats["motion_mean"], stats["motion_std"], stats["motion_layout_weights"])
 
 
 class WindowSampler:
@@ -84,6 +90,7 @@ class WindowSampler:
     def __init__(self, convs: list[Conversation], stats: dict, window: int, seed: int = 0):
         self.convs = [c for c in convs if c.audio.shape[0] >= window] or convs
         self.stats = {k: v.numpy() for k, v in stats.items()}
+        self.normaliser = motion_normaliser(stats)
         self.window = window
         self.rng = np.random.default_rng(seed)
         lengths = np.array([c.audio.shape[0] for c in self.convs], dtype=float)
@@ -108,9 +115,11 @@ class WindowSampler:
             roles.append(r)
             layout.append(self.convs[i].layout)
         s = self.stats
+        layout = torch.tensor(np.stack(layout), dtype=torch.float32)
+        motion = self.normaliser.normalise(torch.tensor(np.stack(motion), dtype=torch.float32), layout)
         return {
             "audio": torch.tensor((np.stack(audio) - s["audio_mean"]) / s["audio_std"], dtype=torch.float32, device=device),
-            "motion": torch.tensor((np.stack(motion) - s["motion_mean"]) / s["motion_std"], dtype=torch.float32, device=device),
+            "motion": motion.to(device),
             "roles": torch.tensor(np.stack(roles), dtype=torch.long, device=device),
-            "layout": torch.tensor(np.stack(layout), dtype=torch.float32, device=device),
+            "layout": layout.to(device),
         }

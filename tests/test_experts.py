@@ -1,15 +1,17 @@
 """model_runtime/experts.py: a high-noise and a low-noise denoiser sampled as one."""
+import copy
 import json
 import shutil
 
 import pytest
 import torch
 
-from model_runtime.channels import FACE_SLICE
+from model_runtime.channels import FACE_SLICE, HEAD_AND_GAZE_SLICE
 from model_runtime.checkpoint import DEFAULT_WEIGHTS, load_checkpoint
 from model_runtime.errors import CheckpointError
 from model_runtime.experts import NoiseLevelExperts, experts_file, read_experts
 from model_runtime.model import NULL_ROLE
+from model_runtime.normalisation import regressor_count
 from model_runtime.pipeline import load_model
 
 B, S, T = 2, 2, 64
@@ -26,7 +28,7 @@ def conditions(ckpt):
 
 
 def test_the_shipped_weights_sample_with_experts_split_at_the_sidecars_level():
-    high, switch = read_experts(DEFAULT_WEIGHTS)
+    high, switch, _ = read_experts(DEFAULT_WEIGHTS)
     assert high.is_file() and 0 < switch < 1
     ckpt, model = load_model(None, torch.device("cpu"))
     assert isinstance(model, NoiseLevelExperts) and model.switch == switch
@@ -35,9 +37,9 @@ def test_the_shipped_weights_sample_with_experts_split_at_the_sidecars_level():
     with torch.no_grad():
         at, above = torch.full((B,), switch), torch.full((B,), min(1.0, switch + 0.1))
         # at or below the switch: exactly the low-noise model
-        torch.testing.assert_close(model.denoise(x, at, cond), model.low.denoise(x, at, cond["low"]))
+        torch.testing.assert_close(model.denoise(x, at, cond), model.low.denoise(x, at, cond["low"][0]))
         # above it: the low-noise model's face, the high-noise model's head and gaze
-        mixed, low = model.denoise(x, above, cond), model.low.denoise(x, above, cond["low"])
+        mixed, low = model.denoise(x, above, cond), model.low.denoise(x, above, cond["low"][0])
         assert torch.isfinite(mixed).all()
         torch.testing.assert_close(mixed[..., FACE_SLICE], low[..., FACE_SLICE])
         assert not torch.allclose(mixed[..., model.decided], low[..., model.decided], atol=1e-3)
@@ -54,7 +56,8 @@ def test_an_expert_paired_with_itself_is_that_model_at_every_level():
             torch.testing.assert_close(pair(x, t, audio, roles, layout), low(x, t, audio, roles, layout))
 
 
-@pytest.mark.parametrize("text", ["not json", '{"high_noise": "x.pt"}', '{"high_noise": "x.pt", "switch": 3}'])
+@pytest.mark.parametrize("text", ["not json", '{"high_noise": "x.pt"}', '{"high_noise": "x.pt", "switch": 3}',
+                                  '{"high_noise": "x.pt", "switch": 0.3, "sample_in": "elsewhere"}', "[1]"])
 def test_a_broken_sidecar_is_refused_naming_it(tmp_path, text):
     weights = tmp_path / "mine.pt"
     shutil.copy(DEFAULT_WEIGHTS, weights)
@@ -70,3 +73,53 @@ def test_a_checkpoint_without_a_sidecar_is_one_model(tmp_path):
     _, model = load_model(str(weights), torch.device("cpu"))
     assert not isinstance(model, NoiseLevelExperts)
     assert json.loads(experts_file(DEFAULT_WEIGHTS).read_text())["high_noise"]
+
+
+class LayoutsPose(torch.nn.Module):
+    """A denoiser whose estimate is always its normalised zero: the pose its checkpoint's
+    normalisation centres on."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+
+    def encode_conditions(self, audio, roles, layout):
+        return None
+
+    def denoise(self, x_t, t, cond):
+        return torch.zeros_like(x_t)
+
+
+def test_motion_is_carried_between_a_plain_and_a_layout_centred_checkpoint():
+    """The high-noise expert may centre head and gaze on the layout (normalisation.py) while the
+    low-noise one does not: what the high one estimates arrives in the low one's normalisation
+    as the same head and gaze in radians, for every person's layout."""
+    low_ckpt = load_checkpoint(DEFAULT_WEIGHTS)
+    high_ckpt = copy.copy(low_ckpt)
+    g = torch.Generator().manual_seed(1)
+    weights = torch.zeros(regressor_count(low_ckpt.config.layout_dim), low_ckpt.config.motion_dim)
+    weights[:, HEAD_AND_GAZE_SLICE] = torch.randn(weights.shape[0], 5, generator=g)
+    high_ckpt.motion_layout_weights, high_ckpt.motion_std = weights, low_ckpt.motion_std * 0.2
+    pair = NoiseLevelExperts(low_ckpt.build_model(), low_ckpt, LayoutsPose(low_ckpt.config), high_ckpt, switch=0.3)
+    x, audio, roles, layout = conditions(low_ckpt)
+    with torch.no_grad():
+        estimate = pair(x, torch.full((B,), 0.7), audio, roles, layout)
+    radians = low_ckpt.motion_normaliser.denormalise(estimate, layout)[..., HEAD_AND_GAZE_SLICE]
+    expected = high_ckpt.motion_normaliser.offset(layout)[..., HEAD_AND_GAZE_SLICE].expand_as(radians)
+    torch.testing.assert_close(radians, expected, atol=1e-4, rtol=0)
+    assert expected[0, 0].sub(expected[0, 1]).abs().max() > 0.1      # the two people's poses differ
+
+
+def test_a_pair_sampled_in_the_high_noise_experts_normalisation(tmp_path):
+    """``"sample_in": "high_noise"``: the pipeline normalises audio and denormalises motion with
+    the high-noise checkpoint's statistics, and that expert sees its input unchanged."""
+    main, high = tmp_path / "mine.pt", tmp_path / "mine_high.pt"
+    shutil.copy(DEFAULT_WEIGHTS, main)
+    shutil.copy(DEFAULT_WEIGHTS.with_name("default_high_noise.pt"), high)
+    experts_file(main).write_text(json.dumps({"high_noise": high.name, "switch": 0.3, "sample_in": "high_noise"}))
+    ckpt, model = load_model(str(main), torch.device("cpu"))
+    high_ckpt, main_ckpt = load_checkpoint(high), load_checkpoint(main)
+    assert torch.equal(ckpt.motion_std, high_ckpt.motion_std) and torch.equal(ckpt.audio_mean, high_ckpt.audio_mean)
+    assert ckpt.info == main_ckpt.info and ckpt.config == main_ckpt.config
+    assert torch.equal(model.carry_high.motion_scale, torch.ones_like(model.carry_high.motion_scale))
+    assert not torch.equal(model.carry_low.motion_scale, torch.ones_like(model.carry_low.motion_scale))

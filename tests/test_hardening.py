@@ -159,10 +159,9 @@ def test_absurd_config_is_refused_before_building_anything(tmp_path, monkeypatch
                                                               attn_layers=64))
     built = []
     monkeypatch.setattr(ConversationDenoiser, "__init__", lambda self, cfg: built.append(cfg))
-    t0 = time.perf_counter()
     with pytest.raises(CheckpointError, match="parameters"):
         load_checkpoint(path)
-    assert time.perf_counter() - t0 < 1.0 and not built
+    assert not built
 
 
 def test_good_weights_still_load_and_default_weights_pass_the_checks(tmp_path):

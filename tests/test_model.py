@@ -6,6 +6,7 @@ from model_runtime.channels import MOTION_DIM, channel_index
 from model_training.objective import LossWeights, training_loss
 from model_runtime.diffusion import add_noise
 from model_runtime.model import PREDICTIONS, ConversationDenoiser, ModelConfig
+from model_runtime.normalisation import MotionNormaliser, regressor_count
 from model_training.train import model_config
 
 B, T, A = 2, 32, 12
@@ -100,7 +101,7 @@ def test_short_training_run_learns_motion_from_the_audio(prediction):
     model = ConversationDenoiser(ModelConfig(audio_dim=A, channels=16, channel_mults=(1, 2), attn_layers=1,
                                            attn_heads=2, dropout=0.0, prediction=prediction))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    mean, std = torch.zeros(MOTION_DIM), torch.ones(MOTION_DIM)
+    identity = MotionNormaliser(torch.zeros(MOTION_DIM), torch.ones(MOTION_DIM), torch.zeros(regressor_count(7), MOTION_DIM))
     jaw = channel_index("jawOpen")
 
     def batch():
@@ -123,7 +124,7 @@ def test_short_training_run_learns_motion_from_the_audio(prediction):
     model.train()
     weights = LossWeights(gaze=0.0, cond_drop=0.0)
     for _ in range(300):
-        loss = training_loss(model, batch(), mean, std, weights)["loss"]
+        loss = training_loss(model, batch(), identity, weights)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -42,12 +42,17 @@ def test_distributed_training_run_writes_a_loadable_checkpoint(corpus, tmp_path)
 
 
 def test_fine_tuning_keeps_the_config_and_evaluation_writes_a_report(corpus, tmp_path):
+    """A model trained with head and gaze centred on the layout keeps that normalisation when
+    fine-tuned, and evaluates (generates through the runtime) like any other."""
     base, tuned = tmp_path / "base.pt", tmp_path / "tuned.pt"
     run("-m", "model_training.train", "--corpus", str(corpus / "train"), "--out", str(base), "--config", "tiny",
-        "--steps", "5", "--batch", "4", "--window", "64")
+        "--steps", "5", "--batch", "4", "--window", "64", "--centre-on-layout")
     run("-m", "model_training.train", "--corpus", str(corpus / "train"), "--out", str(tuned), "--init", str(base),
         "--steps", "5", "--batch", "4", "--window", "64")
     assert load_checkpoint(tuned).config == load_checkpoint(base).config
+    layout_weights = load_checkpoint(tuned).motion_normaliser.layout_weights
+    assert layout_weights.abs().sum() > 0
+    torch.testing.assert_close(layout_weights, load_checkpoint(base).motion_normaliser.layout_weights)
     report = tmp_path / "report"
     run("-m", "model_training.evaluate", "--corpus", str(corpus / "heldout"), "--model", f"tiny={tuned}",
         "--seeds", "2", "--steps", "2", "--out", str(report))
