@@ -28,7 +28,10 @@ class GenerationSettings:
     checkpoint: str | None = None  # None: the shipped default weights
     window_seconds: float = 10.24  # frames per model call: memory is bounded by this
     overlap_seconds: float = 2.56
-    gaze_lock_degrees: float = 12.0  # snap gaze this close to the partner's eyes exactly onto them
+    # Gaze this close to the partner's eyes is snapped exactly onto them: the lock corrects aim,
+    # so it stops where looking at someone stops (geometry.LOOK_AT_TOLERANCE_DEG) and never turns
+    # a glance away into contact (docs/evaluation/OBJECTIVE.md: 12 degrees hid one in seven).
+    gaze_lock_degrees: float = 8.0
     blinks_per_minute: float = NATURAL_PER_MINUTE  # at least this many (0: the model's own only)
     output_fps: float | None = None  # None: the model's own 25 fps
 

@@ -184,6 +184,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=GenerationSettings.steps)
     p.add_argument("--guidance", type=float, default=GenerationSettings.guidance)
     p.add_argument("--eta", type=float, default=GenerationSettings.eta, help="sampler noise per step (0: DDIM)")
+    p.add_argument("--gaze-lock-degrees", type=float, default=GenerationSettings.gaze_lock_degrees,
+                   help="gaze this close to the partner's eyes is made exact eye contact (0: never)")
     p.add_argument("--blinks-per-minute", type=float, default=GenerationSettings.blinks_per_minute,
                    help="the runtime's blink complement (0: the models' own blinks only)")
     p.add_argument("--limit", type=int, help="at most this many conversations per corpus")
@@ -196,7 +198,7 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"--compare names no --model: {sorted(unknown)}")
     settings = GenerationSettings(steps=args.steps, guidance=args.guidance, eta=args.eta, device="cpu",
-                                  blinks_per_minute=args.blinks_per_minute)
+                                  blinks_per_minute=args.blinks_per_minute, gaze_lock_degrees=args.gaze_lock_degrees)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()

@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from model_runtime.audio import ConversationAudio
 from model_runtime.audio_files import AudioClip
 from model_runtime.timebase import SAMPLE_RATE
-from model_runtime.channels import OUTPUT_FACE_CHANNELS
+from model_runtime.channels import GAZE_SLICE, GAZE_YAW, MOTION_DIM, OUTPUT_FACE_CHANNELS
 from model_runtime.errors import AudioError, CheckpointError, GenerationCancelled, LayoutError
 from model_runtime.head_pose import HeadPose
 from model_runtime.layouts import preset_layout
-from model_runtime.pipeline import generate
+from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, gaze_directions_world, gaze_error_to_target, gaze_toward
+from model_runtime.pipeline import generate, lock_gaze
 from model_runtime.settings import GenerationSettings
 from model_runtime.result import ConversationResult
 
@@ -141,3 +143,21 @@ def test_cli_writes_a_result_and_reports_errors(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "model_runtime", "generate", str(tmp_path / "none.wav"),
                           "--out", str(tmp_path / "x.json")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "error:" in bad.stderr and not (tmp_path / "x.json").exists()
+
+
+def test_the_eye_contact_lock_corrects_aim_but_keeps_every_glance_away():
+    """With the default settings gaze a few degrees off the partner's eyes becomes exact eye
+    contact, and gaze beyond the look-at tolerance stays where the model put it: the lock never
+    turns a person's glance away into a stare."""
+    me, partner = preset_layout("face_to_face")
+    still_head = torch.zeros(3, 3)
+    motion = np.zeros((3, MOTION_DIM), dtype=np.float32)
+    motion[:, GAZE_SLICE] = gaze_toward(me, still_head, partner.position()).numpy()
+    offsets = np.array([0.6, 1.2, 3.0]) * LOOK_AT_TOLERANCE_DEG
+    motion[:, GAZE_SLICE.start + GAZE_YAW] += np.radians(offsets)
+    locked = lock_gaze(motion, me, partner, GenerationSettings().gaze_lock_degrees)
+    dirs = gaze_directions_world(me, still_head, torch.as_tensor(locked[:, GAZE_SLICE]))
+    error = np.degrees(gaze_error_to_target(me, dirs, partner.position()).numpy())
+    assert error[0] < 0.01                                    # a near miss: exact eye contact
+    np.testing.assert_allclose(locked[1:], motion[1:])        # glances away: untouched
+    np.testing.assert_allclose(error[1:], offsets[1:], rtol=0.05)
