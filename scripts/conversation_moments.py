@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from model_runtime.channels import HEAD_CHANNELS, ROLE_BOTH, ROLE_SPEAKING
+from model_runtime.masks import runs
 
 NOD_WINDOW_S = 1.0       # a nod: the head dips and comes back within about a second
 STRIP_BEFORE_S = 0.6     # the reaction strip starts this long before the nod's lowest point
@@ -51,16 +52,12 @@ def speaking_masks(result) -> list[np.ndarray]:
 
 
 def longest_run(mask: np.ndarray) -> tuple[int, int]:
-    """(start, length) of the longest run of True; length 0 when there is none."""
-    best, run, start = (0, 0), 0, 0
-    for i, v in enumerate(list(mask) + [False]):
-        if v:
-            start, run = (i, run + 1) if run == 0 else (start, run + 1)
-            continue
-        if run > best[1]:
-            best = (start, run)
-        run = 0
-    return best
+    """(start, length) of the longest run of True (the first of equals); length 0 when there is none."""
+    starts, ends = runs(mask)
+    if not len(starts):
+        return 0, 0
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k] - starts[k])
 
 
 def pick_frames(result, scene_fps: float) -> list[int]:
