@@ -19,7 +19,6 @@ from .normalisation import MotionNormaliser, regressor_count
 FORMAT_NAME = "talking-together-checkpoint"
 FORMAT_VERSION = 2      # 2: motion centred on the layout (motion_layout_weights)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
-STAT_NAMES = ("motion_mean", "motion_std", "audio_mean", "audio_std", "motion_layout_weights")
 VERSION_1_LACKS = ("motion_layout_weights",)
 
 
@@ -43,7 +42,7 @@ class Checkpoint:
         return MotionNormaliser(self.motion_mean, self.motion_std, weights)
 
     def stats(self) -> dict[str, torch.Tensor]:
-        """Every normalisation statistic by name (STAT_NAMES), layout weights included."""
+        """Every normalisation statistic by name, layout weights included (zeros when absent)."""
         return {"motion_mean": self.motion_mean, "motion_std": self.motion_std, "audio_mean": self.audio_mean,
                 "audio_std": self.audio_std, "motion_layout_weights": self.motion_normaliser.layout_weights}
 

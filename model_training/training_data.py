@@ -69,7 +69,7 @@ def load_split(corpus_dir: str | Path, split: str | None = None, limit: int | No
 
 
 def normalisation_stats(convs: list[Conversation], centre_on_layout: bool = False) -> dict[str, torch.Tensor]:
-    """The statistics a checkpoint stores (checkpoint.STAT_NAMES); see normalisation.py."""
+    """The statistics a checkpoint stores (Checkpoint.stats); see normalisation.py."""
     motion = np.concatenate([c.motion.reshape(-1, MOTION_DIM) for c in convs])
     layout = np.concatenate([np.repeat(c.layout, c.motion.shape[1], axis=0) for c in convs])
     normaliser = fit_normaliser(motion, layout, centre_on_layout)
