@@ -56,6 +56,8 @@ def read_experts(checkpoint: Path) -> Experts | None:
         raise CheckpointError(f"{sidecar}: switch must be between 0 and 1, not {switch}")
     if sample_in not in SAMPLE_IN:
         raise CheckpointError(f"{sidecar}: sample_in must be one of {', '.join(SAMPLE_IN)}, not {sample_in!r}")
+    if not high.is_file():
+        raise CheckpointError(f"{sidecar} names a high-noise expert {high} that is not there")
     return Experts(high, switch, sample_in == "high_noise")
 
 

@@ -57,7 +57,8 @@ def test_an_expert_paired_with_itself_is_that_model_at_every_level():
 
 
 @pytest.mark.parametrize("text", ["not json", '{"high_noise": "x.pt"}', '{"high_noise": "x.pt", "switch": 3}',
-                                  '{"high_noise": "x.pt", "switch": 0.3, "sample_in": "elsewhere"}', "[1]"])
+                                  '{"high_noise": "x.pt", "switch": 0.3, "sample_in": "elsewhere"}', "[1]",
+                                  '{"high_noise": "absent.pt", "switch": 0.3}'])
 def test_a_broken_sidecar_is_refused_naming_it(tmp_path, text):
     weights = tmp_path / "mine.pt"
     shutil.copy(DEFAULT_WEIGHTS, weights)
