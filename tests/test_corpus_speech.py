@@ -215,6 +215,17 @@ def test_bad_files_are_rejected_with_clear_errors(tmp_path):
         writer.save_conversation(tmp_path / "bad.npz", meta={}, **bad)
 
 
+def test_numpy_numbers_in_the_metadata_are_written_as_plain_numbers(tmp_path):
+    # NumPy 2 keeps float32 arithmetic as numpy scalars (the corpus failed on a GPU machine)
+    arrays = {"mix": np.zeros(6400, np.int16), "motion": np.zeros((2, 10, MOTION_DIM), np.float32),
+              "activity": np.zeros((2, 10), bool), "poses": np.zeros((2, 3, 3), np.float32)}
+    arrays["poses"][:, 1, 0] = arrays["poses"][:, 2, 2] = arrays["poses"][1, 0, 0] = 1
+    meta = {"split": "capture", "scale": np.float32(0.5) * 1.5, "count": np.int64(3)}
+    writer.save_conversation(tmp_path / "c.npz", meta=meta, **arrays)
+    back = dataset.load_conversation(tmp_path / "c.npz")["meta"]
+    assert back["scale"] == 0.75 and back["count"] == 3
+
+
 def test_capture_round_trip(tmp_path):
     from model_runtime.channels import ARKIT_BLENDSHAPES, channel_index
     from model_runtime.layouts import preset_layout

@@ -160,6 +160,13 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
+def _plain_number(value):
+    """NumPy 2 keeps float32 arithmetic as numpy scalars, which json cannot write."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def save_conversation(path, mix: np.ndarray, motion: np.ndarray, activity: np.ndarray,
                       poses: np.ndarray, meta: dict, tracks: np.ndarray | None = None) -> None:
     """Validate and write one conversation npz (atomically: a temporary file, then rename).
@@ -171,7 +178,7 @@ def save_conversation(path, mix: np.ndarray, motion: np.ndarray, activity: np.nd
     if tracks is not None:
         arrays["tracks"] = np.asarray(tracks)
     validate(arrays, meta, str(path))
-    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["meta"] = np.array(json.dumps(meta, default=_plain_number))
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
