@@ -1,13 +1,14 @@
 """model_runtime/experts.py: a high-noise and a low-noise denoiser sampled as one."""
 import copy
 import json
+from dataclasses import replace
 import shutil
 
 import pytest
 import torch
 
 from model_runtime.channels import FACE_SLICE, HEAD_AND_GAZE_SLICE
-from model_runtime.checkpoint import DEFAULT_WEIGHTS, load_checkpoint
+from model_runtime.checkpoint import DEFAULT_WEIGHTS, load_checkpoint, save_checkpoint
 from model_runtime.errors import CheckpointError
 from model_runtime.experts import NoiseLevelExperts, experts_file, read_experts
 from model_runtime.model import NULL_ROLE
@@ -116,7 +117,9 @@ def test_a_pair_sampled_in_the_high_noise_experts_normalisation(tmp_path):
     the high-noise checkpoint's statistics, and that expert sees its input unchanged."""
     main, high = tmp_path / "mine.pt", tmp_path / "mine_high.pt"
     shutil.copy(DEFAULT_WEIGHTS, main)
-    shutil.copy(DEFAULT_WEIGHTS.with_name("default_high_noise.pt"), high)
+    # an expert with statistics of its own (the shipped pair shares one normalisation)
+    own = load_checkpoint(DEFAULT_WEIGHTS.with_name("default_high_noise.pt"))
+    save_checkpoint(replace(own, motion_std=own.motion_std * 1.5, audio_mean=own.audio_mean + 0.1), high)
     experts_file(main).write_text(json.dumps({"high_noise": high.name, "switch": 0.3, "sample_in": "high_noise"}))
     ckpt, model = load_model(str(main), torch.device("cpu"))
     high_ckpt, main_ckpt = load_checkpoint(high), load_checkpoint(main)
