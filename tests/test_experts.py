@@ -1,8 +1,8 @@
 """model_runtime/experts.py: a high-noise and a low-noise denoiser sampled as one."""
 import copy
 import json
-from dataclasses import replace
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
