@@ -22,7 +22,10 @@ OUTPUT_FPS_RANGE = (1.0, 1000.0)
 class GenerationSettings:
     seed: int = 0
     steps: int = 6                 # sampler steps ("quality")
-    guidance: float = 1.5          # classifier-free guidance ("expressiveness"); 1 = off
+    # Classifier-free guidance ("expressiveness"; 1 = off). 2 gives the shipped pair people's
+    # amount of head turning and head speed, for lips 0.1 mm further off than 1.5
+    # (docs/evaluation/OBJECTIVE.md, "Expressiveness").
+    guidance: float = 2.0
     eta: float = 0.0               # fresh noise per sampler step: 0 deterministic DDIM, 1 ancestral
     device: str = "auto"           # auto | cpu | cuda | mps
     checkpoint: str | None = None  # None: the shipped default weights

@@ -7,6 +7,7 @@ import bpy
 import pytest
 
 import talking_together_addon as tt
+from model_runtime import settings as runtime_settings
 from tt_helpers import ROOT, ensure_registered, fresh_scene
 
 OPERATORS = ("add_head_rigs", "generate", "apply_layout", "clear_bake", "swap_rigs",
@@ -50,7 +51,8 @@ def test_properties_on_scene():
     assert {"face_to_face", "side_by_side", "corner", "across_table", "free"} <= layouts
     assert {i.identifier for i in s.bl_rna.properties["audio_mode"].enum_items} == {
         "MIXED", "PER_PERSON", "STEREO", "FILE"}
-    assert (s.seed, s.steps, s.guidance) == (0, 6, pytest.approx(1.5))  # the runtime defaults
+    defaults = runtime_settings.GenerationSettings()
+    assert (s.seed, s.steps, s.guidance) == (defaults.seed, defaults.steps, pytest.approx(defaults.guidance))
     s.layout = "across_table"      # the preset's own distance comes with it
     assert s.distance == pytest.approx(1.5)
     for name in ("swap_speakers", "use_nla", "extend_scene_range", "show_preview", "audio_file",
