@@ -215,6 +215,29 @@ def test_bad_files_are_rejected_with_clear_errors(tmp_path):
         writer.save_conversation(tmp_path / "bad.npz", meta={}, **bad)
 
 
+def test_an_offscreen_voice_is_in_the_mix_but_not_in_the_turns():
+    plain = writer.build_conversation(3, "train", 1)
+    other = writer.build_conversation(3, "train", 1, offscreen=1.0)
+    # the two people's turns, tracks and motion are the same conversation's
+    for key in ("activity", "motion", "poses"):
+        assert np.array_equal(plain[key], other[key])
+    assert "offscreen" not in plain["meta"]
+    spans = other["meta"]["offscreen"]
+    assert 1 <= len(spans) <= 3
+    voice = spans[0]["voice"]
+    assert voice not in {v["key"] for v in other["meta"]["voices"]} and voice.startswith("espeak:")
+    # the mix is louder where the third voice speaks (peaks are scaled alike: compare ratios)
+    mix_plain, mix_other = plain["mix"].astype(float), other["mix"].astype(float)
+    inside = np.zeros(len(mix_plain), bool)
+    for s in spans:
+        inside[int(s["start"] * SR):int(s["end"] * SR)] = True
+    def power(x, where):
+        return np.mean(x[where] ** 2)
+    gain_inside = power(mix_other, inside) / power(mix_plain, inside)
+    gain_outside = power(mix_other, ~inside) / power(mix_plain, ~inside)
+    assert gain_inside > 1.5 * gain_outside
+
+
 def test_numpy_numbers_in_the_metadata_are_written_as_plain_numbers(tmp_path):
     # NumPy 2 keeps float32 arithmetic as numpy scalars (the corpus failed on a GPU machine)
     arrays = {"mix": np.zeros(6400, np.int16), "motion": np.zeros((2, 10, MOTION_DIM), np.float32),

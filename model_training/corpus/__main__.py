@@ -1,5 +1,5 @@
 """Command line: ``python -m model_training.corpus --out DIR --conversations N --seed S
---split train|heldout|festival [--workers W] [--start I]``."""
+--split train|heldout|festival [--workers W] [--start I] [--offscreen P]``."""
 from __future__ import annotations
 
 import argparse
@@ -17,12 +17,18 @@ def main(argv=None) -> int:
                         "festival: unseen voice family (festival) with held-out texts")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     p.add_argument("--start", type=int, default=0, help="index of the first conversation")
+    p.add_argument("--offscreen", type=float, default=0.0,
+                   help="share of conversations whose mix also holds a voice no one on screen speaks "
+                        "(default 0)")
     args = p.parse_args(argv)
     if args.conversations < 1:
         p.error("--conversations must be at least 1")
+    if not 0.0 <= args.offscreen <= 1.0:
+        p.error("--offscreen must be between 0 and 1")
     from .writer import build_corpus
     try:
-        build_corpus(args.out, args.conversations, args.seed, args.split, args.workers, args.start)
+        build_corpus(args.out, args.conversations, args.seed, args.split, args.workers, args.start,
+                     offscreen=args.offscreen)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

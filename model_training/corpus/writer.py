@@ -31,8 +31,10 @@ LAYOUTS = ("face_to_face", "side_by_side", "corner", "across_table")
 
 # --- one conversation ---------------------------------------------------------------------
 
-def build_conversation(seed: int, split: str, index: int, mix_augment: bool = True) -> dict:
-    """Everything one npz holds, as arrays, plus ``timing`` (the DialogueTiming)."""
+def build_conversation(seed: int, split: str, index: int, mix_augment: bool = True,
+                       offscreen: float = 0.0) -> dict:
+    """Everything one npz holds, as arrays, plus ``timing`` (the DialogueTiming). With
+    probability ``offscreen`` the mix also holds an off-screen voice (``_offscreen_voice``)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     ss = np.random.SeedSequence([int(seed), SPLITS.index(split), int(index)])
@@ -44,7 +46,12 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
     timing, tracks, person_augs = _speak_and_place(script, voices, r_aug)
     tracks = np.stack([mixing.finish_track(tracks[i], person_augs[i]) for i in range(2)])
     mix_aug = mixing.sample_mix_aug(r_aug) if mix_augment else mixing.MixAug()
-    mix = mixing.augment_mix(mixing.mix_tracks(tracks), mix_aug, r_aug, _babble_bank(split))
+    mix, offscreen_spans = mixing.mix_tracks(tracks), []
+    r_off = np.random.default_rng([int(seed), SPLITS.index(split), int(index), OFFSCREEN_STREAM])
+    if r_off.random() < offscreen:     # its own stream: every other draw is the same either way
+        voice, offscreen_spans = _offscreen_voice(len(mix), tracks, split, voices, r_off)
+        mix = mix + voice
+    mix = mixing.augment_mix(mix, mix_aug, r_aug, _babble_bank(split))
     scale = float(r_level.uniform(0.3, 0.95)) / max(
         np.abs(mix).max(), np.abs(tracks).max(), np.abs(tracks.sum(0)).max(), 1e-6)
     poses, layout = sample_layout(r_layout)
@@ -56,6 +63,8 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
             "augmentation": {"person": [a.to_json() for a in person_augs], "mix": mix_aug.to_json(),
                              "scale": scale},
             "segments": segments_json(timing)}
+    if offscreen_spans:
+        meta["offscreen"] = offscreen_spans
     return {"mix": to_int16(mix * scale), "tracks": to_int16(tracks * scale), "motion": motion,
             "activity": activity_from_timing(timing, frames), "poses": poses_array(poses),
             "meta": meta, "timing": timing}
@@ -81,6 +90,34 @@ def _speak_and_place(script, voices: tuple[VoiceSpec, VoiceSpec], rng: np.random
     timing, tracks = mixing.place(script, clips[:n], bc_clips)
     timing, tracks = mixing.pad_to(timing, tracks, timing.duration + script.tail)
     return timing, tracks, augs
+
+
+OFFSCREEN_STREAM = 7     # the seed-sequence entry of the off-screen voice's draws
+
+
+def _offscreen_voice(n: int, tracks: np.ndarray, split: str, voices, rng: np.random.Generator):
+    """(n,) a third voice that no one on screen speaks, and its spans for the metadata: 1-3
+    sentences of another voice of the split at random times (over a pause or over a turn), as
+    loud as the two people. Turns, activity and motion stay the two people's, so a model
+    learns that a voice is not a turn (an off-screen speaker, a turn an artist corrected)."""
+    voice = sample_voice(rng, split, avoid=voices[0])
+    for _ in range(20):                                    # never the voice of either person
+        if voice.key not in {v.key for v in voices}:
+            break
+        voice = sample_voice(rng, split, avoid=voices[0])
+    speech = tracks.sum(axis=0)
+    level = float(np.sqrt(np.mean(speech[np.abs(speech) > 1e-4] ** 2))) if np.any(speech) else 0.1
+    out, spans = np.zeros(n, np.float32), []
+    for _ in range(int(rng.integers(1, 4))):
+        wave, _ = synthesize(spoken_form(sentence(rng, "train" if split == "train" else "heldout"),
+                                         voice.engine), voice)
+        wave = wave[:n]
+        start = int(rng.integers(0, n - len(wave) + 1))
+        gain = level / (float(np.sqrt(np.mean(wave ** 2))) + 1e-9) * float(rng.uniform(0.5, 1.0))
+        out[start:start + len(wave)] += wave * gain
+        spans.append({"start": round(start / SAMPLE_RATE, 3), "end": round((start + len(wave)) / SAMPLE_RATE, 3),
+                      "voice": voice.key})
+    return out, spans
 
 
 def _targets(timing: DialogueTiming, poses, frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -187,10 +224,10 @@ def save_conversation(path, mix: np.ndarray, motion: np.ndarray, activity: np.nd
 
 # --- a whole corpus -----------------------------------------------------------------------
 
-def _build_one(job: tuple[str, int, str, int]) -> tuple[str, float, float]:
-    out, seed, split, index = job
+def _build_one(job: tuple[str, int, str, int, float]) -> tuple[str, float, float]:
+    out, seed, split, index, offscreen = job
     t0 = time.perf_counter()
-    conv = build_conversation(seed, split, index)
+    conv = build_conversation(seed, split, index, offscreen=offscreen)
     name = f"conv_{index:05d}.npz"
     save_conversation(Path(out) / name, conv["mix"], conv["motion"], conv["activity"],
                       conv["poses"], conv["meta"], conv["tracks"])
@@ -203,13 +240,13 @@ def _init_worker() -> None:
 
 
 def build_corpus(out: str, conversations: int, seed: int, split: str, workers: int = 1,
-                 start: int = 0, log=print) -> dict:
+                 start: int = 0, log=print, offscreen: float = 0.0) -> dict:
     """Write ``conversations`` conversations and ``index.json`` into ``out``; returns the index."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     os.makedirs(out, exist_ok=True)
     previous = _previous_files(Path(out) / "index.json", split, seed)
-    jobs = [(out, seed, split, i) for i in range(start, start + conversations)]
+    jobs = [(out, seed, split, i, offscreen) for i in range(start, start + conversations)]
     t0, done, audio_s = time.perf_counter(), [], 0.0
     if workers <= 1:
         _init_worker()
@@ -228,7 +265,8 @@ def build_corpus(out: str, conversations: int, seed: int, split: str, workers: i
         pool.join()
     elapsed = time.perf_counter() - t0
     index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "split": split, "seed": seed,
-             "args": {"conversations": conversations, "start": start, "workers": workers},
+             "args": {"conversations": conversations, "start": start, "workers": workers,
+                      "offscreen": offscreen},
              "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "motion_channels": list(MOTION_CHANNELS),
              "voices": sorted(f"espeak:{b}+{v}" if split != "festival" else f"festival:{b}"
                               for b, v in voice_pool(split)),
