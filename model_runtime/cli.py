@@ -117,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--fps", type=float, help="output frame rate (default: the model's 25)")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument("--steps", type=int, default=d.steps, help="sampler steps: more is slower and finer")
-    g.add_argument("--guidance", type=float, default=d.guidance, help="expressiveness (1 = off)")
+    g.add_argument("--guidance", type=float, default=d.guidance, help="expressiveness: head and gaze guidance (1 = off; the face keeps its own)")
     g.add_argument("--blinks-per-minute", type=float, default=d.blinks_per_minute,
                    help="each person blinks at least this often; the model's own blinks are kept (0: only those)")
     g.add_argument("--device", default=d.device, choices=api.DEVICES)

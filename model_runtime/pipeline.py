@@ -12,7 +12,8 @@ import torch
 from . import roles as speaker_activity
 from .audio import ConversationAudio
 from .audio_scan import model_features
-from .channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS, OUTPUT_FACE_CHANNELS, clip_motion
+from .channels import (FACE_SLICE, GAZE_SLICE, HEAD_AND_GAZE_SLICE, HEAD_SLICE, MODEL_FACE_CHANNELS,
+                       OUTPUT_FACE_CHANNELS, clip_motion)
 from .checkpoint import DEFAULT_WEIGHTS, Checkpoint, load_checkpoint
 from .errors import TalkingTogetherError
 from .experts import NoiseLevelExperts, experts_file, read_experts
@@ -100,6 +101,13 @@ def conversation_conditions(audio: ConversationAudio, swap: bool = False,
     return feats, conversation_roles(audio, swap, turns)
 
 
+def channel_guidance(settings: GenerationSettings, dim: int) -> torch.Tensor:
+    """(D,) guidance per motion channel: the face's own, head and gaze the expressiveness."""
+    guidance = torch.full((dim,), float(settings.face_guidance))
+    guidance[HEAD_AND_GAZE_SLICE] = settings.guidance
+    return guidance
+
+
 def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray, layout: torch.Tensor,
                 first: int, settings: GenerationSettings, device: torch.device,
                 on_step: Callable[[float], None] | None = None) -> np.ndarray:
@@ -129,7 +137,7 @@ def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
             on_step((steps_done[0] + fraction) / settings.steps)
 
     denoiser = WindowedDenoiser(model, audio, role_t.to(device), layout.to(device), window, overlap,
-                                guidance=settings.guidance, on_chunk=on_chunk)
+                                guidance=channel_guidance(settings, dim), on_chunk=on_chunk)
 
     def after_step(info: dict) -> None:
         steps_done[0] = info["i"] + 1
@@ -233,7 +241,8 @@ def generate_to_file(audio: ConversationAudio, poses: tuple[HeadPose, HeadPose],
 def generation_meta(audio: ConversationAudio, settings: GenerationSettings, swap: bool) -> dict:
     device = resolve_device(settings.device)
     ckpt, _ = load_model(settings.checkpoint, device)          # cached: loaded by generate
-    return {"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance, "eta": settings.eta,
+    return {"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
+            "face_guidance": settings.face_guidance, "eta": settings.eta,
             "device": str(device), "audio_mode": audio.mode, "swap": swap,
             "checkpoint": ckpt.info.get("name", "custom")}
 

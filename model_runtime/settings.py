@@ -22,10 +22,12 @@ OUTPUT_FPS_RANGE = (1.0, 1000.0)
 class GenerationSettings:
     seed: int = 0
     steps: int = 6                 # sampler steps ("quality")
-    # Classifier-free guidance ("expressiveness"; 1 = off). 2 gives the shipped pair people's
-    # amount of head turning and head speed, for lips 0.1 mm further off than 1.5
+    # Classifier-free guidance of head and gaze: the panel's "Expressiveness" (1 = off). 2 gives
+    # the shipped pair people's amount of head turning and head speed
     # (docs/evaluation/OBJECTIVE.md, "Expressiveness").
     guidance: float = 2.0
+    # ... and of the face: lips are closest to people's at low guidance, so the face keeps its own
+    face_guidance: float = 1.5
     eta: float = 0.0               # fresh noise per sampler step: 0 deterministic DDIM, 1 ancestral
     device: str = "auto"           # auto | cpu | cuda | mps
     checkpoint: str | None = None  # None: the shipped default weights
@@ -59,7 +61,8 @@ class GenerationSettings:
         if self.device not in DEVICES:
             raise TalkingTogetherError(f"unknown device {self.device!r}; use {', '.join(DEVICES)}")
         return replace(
-            self, steps=int(steps), guidance=number("guidance", 0.0, MAX_GUIDANCE), eta=number("eta", 0.0, 1.0),
+            self, steps=int(steps), guidance=number("guidance", 0.0, MAX_GUIDANCE),
+            face_guidance=number("face_guidance", 0.0, MAX_GUIDANCE), eta=number("eta", 0.0, 1.0),
             blinks_per_minute=number("blinks_per_minute", 0.0, MAX_BLINKS_PER_MINUTE),
             window_seconds=number("window_seconds", 1.0, 600.0),
             overlap_seconds=number("overlap_seconds", 0.0, 300.0),

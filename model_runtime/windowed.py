@@ -39,12 +39,15 @@ class WindowedDenoiser:
     """A denoiser ``(x (S, T, D), t) -> x0 (S, T, D)`` for a whole conversation of S people.
 
     audio (T, A), roles (S, T) and layout (S, L) are the full-length conditions; ``guidance``
-    is the classifier-free guidance scale (1 = conditional only, one model pass)."""
+    is the classifier-free guidance scale, one number or one per motion channel (D,)
+    (all 1 = conditional only, one model pass)."""
 
     def __init__(self, model: ConversationDenoiser, audio: torch.Tensor, roles: torch.Tensor,
-                 layout: torch.Tensor, window: int, overlap: int, guidance: float = 1.0,
+                 layout: torch.Tensor, window: int, overlap: int, guidance: float | torch.Tensor = 1.0,
                  windows_per_call: int = 8, on_chunk: Callable[[float], None] | None = None):
-        self.model, self.guidance = model, guidance
+        self.model = model
+        self.guidance = torch.as_tensor(guidance, dtype=torch.float32, device=audio.device)
+        self.guided = bool((self.guidance != 1.0).any())
         self.window, self.overlap = window, overlap
         self.total = audio.shape[0]
         self.starts = window_starts(self.total, window, overlap)
@@ -70,7 +73,7 @@ class WindowedDenoiser:
         a = torch.stack([audio[self.starts[k]:self.starts[k] + w] for k in chunk])      # (n, W, A)
         r = torch.stack([roles[:, self.starts[k]:self.starts[k] + w] for k in chunk])   # (n, 2, W)
         lay = layout[None].expand(len(chunk), -1, -1)
-        if self.guidance != 1.0:  # the unconditional half: no audio, the null role
+        if self.guided:  # the unconditional half: no audio, the null role
             a = torch.cat([a, torch.zeros_like(a)])
             r = torch.cat([r, torch.full_like(r, NULL_ROLE)])
             lay = torch.cat([lay, lay])
@@ -82,11 +85,11 @@ class WindowedDenoiser:
         chunks = self._chunks()
         for c, (chunk, cond) in enumerate(zip(chunks, self.conds)):
             xs = torch.stack([x[:, self.starts[k]:self.starts[k] + self.window] for k in chunk])
-            if self.guidance != 1.0:
+            if self.guided:
                 xs = torch.cat([xs, xs])
             tt = torch.full((xs.shape[0],), t, device=x.device)
             x0 = self.model.denoise(xs, tt, cond)
-            if self.guidance != 1.0:
+            if self.guided:
                 cond_x0, uncond_x0 = x0.chunk(2)
                 x0 = uncond_x0 + self.guidance * (cond_x0 - uncond_x0)
             for j, k in enumerate(chunk):

@@ -182,7 +182,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="docs/evaluation", help="folder for REPORT.md, results.json and plots")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=GenerationSettings.steps)
-    p.add_argument("--guidance", type=float, default=GenerationSettings.guidance)
+    p.add_argument("--guidance", type=float, default=GenerationSettings.guidance,
+                   help="head and gaze guidance, the panel's Expressiveness")
+    p.add_argument("--face-guidance", type=float, default=GenerationSettings.face_guidance)
     p.add_argument("--eta", type=float, default=GenerationSettings.eta, help="sampler noise per step (0: DDIM)")
     p.add_argument("--gaze-lock-degrees", type=float, default=GenerationSettings.gaze_lock_degrees,
                    help="gaze this close to the partner's eyes is made exact eye contact (0: never)")
@@ -197,7 +199,8 @@ def main(argv=None) -> int:
     unknown = set(args.compare or []) - set(models)
     if unknown:
         p.error(f"--compare names no --model: {sorted(unknown)}")
-    settings = GenerationSettings(steps=args.steps, guidance=args.guidance, eta=args.eta, device="cpu",
+    settings = GenerationSettings(steps=args.steps, guidance=args.guidance, face_guidance=args.face_guidance,
+                                  eta=args.eta, device="cpu",
                                   blinks_per_minute=args.blinks_per_minute, gaze_lock_degrees=args.gaze_lock_degrees)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

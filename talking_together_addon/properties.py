@@ -183,7 +183,8 @@ class TalkingTogetherSettings(bpy.types.PropertyGroup):
                        description="Sampling steps: more is smoother and slower")
     guidance: FloatProperty(name="Expressiveness", default=DEFAULTS.guidance, min=0.0, soft_max=4.0,
                             max=runtime_api.MAX_GUIDANCE,
-                            description="How strongly the motion follows the audio and roles (guidance scale)")
+                            description="How much the heads turn and the eyes move (guidance of head and gaze; 1 = off). "
+                                        "Lip sync keeps its own")
     blinks_per_minute: FloatProperty(name="Blinks / min", default=DEFAULTS.blinks_per_minute, min=0.0, soft_max=30.0,
                                      max=runtime_api.MAX_BLINKS_PER_MINUTE,
                                      description="Each person blinks at least this often: the model's own "

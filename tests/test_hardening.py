@@ -27,7 +27,7 @@ from model_runtime.timebase import SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dialogue.flac"
-FAST = GenerationSettings(steps=2, guidance=1.0, device="cpu")
+FAST = GenerationSettings(steps=2, guidance=1.0, face_guidance=1.0, device="cpu")
 
 
 def speechlike(seconds: float = 3.0, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:

@@ -23,7 +23,7 @@ from model_runtime.result import ConversationResult
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dialogue.flac"
-FAST = GenerationSettings(steps=2, guidance=1.0, device="cpu")
+FAST = GenerationSettings(steps=2, guidance=1.0, face_guidance=1.0, device="cpu")
 
 
 @pytest.fixture(scope="module")

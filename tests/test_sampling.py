@@ -81,6 +81,28 @@ def test_guidance_changes_the_result_and_one_means_off():
     assert not torch.allclose(run(UncondShifted(model, 0.5), guidance=2.0), on, atol=1e-4)
 
 
+def test_guidance_per_channel_guides_each_channel_by_its_own_scale():
+    """The face keeps its own guidance while Expressiveness guides head and gaze
+    (pipeline.channel_guidance): one denoiser call, channel by channel, is exactly the scalar
+    call with that channel's scale."""
+    from model_runtime.channels import FACE_SLICE, HEAD_AND_GAZE_SLICE
+    from model_runtime.pipeline import channel_guidance
+    from model_runtime.settings import GenerationSettings
+    model = UncondShifted(tiny_model(), 0.3)
+    audio, roles, layout = conditions(96)
+    x = torch.randn(2, 96, MOTION_DIM, generator=torch.Generator().manual_seed(1))
+
+    def one_call(guidance):
+        return WindowedDenoiser(model, audio, roles, layout, 32, 8, guidance=guidance, windows_per_call=2)(x, 0.6)
+    per_channel = channel_guidance(GenerationSettings(guidance=2.0, face_guidance=1.5), MOTION_DIM)
+    split, face, head = one_call(per_channel), one_call(1.5), one_call(2.0)
+    torch.testing.assert_close(split[..., FACE_SLICE], face[..., FACE_SLICE])
+    torch.testing.assert_close(split[..., HEAD_AND_GAZE_SLICE], head[..., HEAD_AND_GAZE_SLICE])
+    assert not torch.allclose(face[..., HEAD_AND_GAZE_SLICE], head[..., HEAD_AND_GAZE_SLICE], atol=1e-3)
+    # all ones is off: one conditional pass, as the scalar 1
+    assert torch.equal(one_call(torch.ones(MOTION_DIM)), one_call(1.0))
+
+
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
 def test_every_eta_samples_a_known_distribution_with_its_spread(eta):
     """Data N(0, s^2) has the exact x0 denoiser sqrt(ab) s^2 x / (ab s^2 + 1 - ab): with it and

@@ -22,7 +22,7 @@ from model_runtime.result import ConversationResult
 from model_runtime.timebase import MODEL_FPS, SAMPLE_RATE
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dialogue.flac"
-FAST = GenerationSettings(steps=2, guidance=1.0, device="cpu")
+FAST = GenerationSettings(steps=2, guidance=1.0, face_guidance=1.0, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from model_runtime.turns import Turn, Turns
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dialogue.flac"
-FAST = api.GenerationSettings(steps=2, guidance=1.0, device="cpu")
+FAST = api.GenerationSettings(steps=2, guidance=1.0, face_guidance=1.0, device="cpu")
 JAW = api.OUTPUT_FACE_CHANNELS.index("jawOpen")
 RTTM = """SPEAKER call 1 1.760 7.150 <NA> <NA> caller <NA> <NA>
 SPEAKER call 1 8.770 0.320 <NA> <NA> agent <NA> <NA>
