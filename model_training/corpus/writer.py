@@ -106,7 +106,8 @@ def _offscreen_voice(n: int, tracks: np.ndarray, split: str, voices, rng: np.ran
             break
         voice = sample_voice(rng, split, avoid=voices[0])
     speech = tracks.sum(axis=0)
-    level = float(np.sqrt(np.mean(speech[np.abs(speech) > 1e-4] ** 2))) if np.any(speech) else 0.1
+    active = speech[np.abs(speech) > 1e-4]
+    level = float(np.sqrt(np.mean(active ** 2))) if active.size else 0.1
     out, spans = np.zeros(n, np.float32), []
     for _ in range(int(rng.integers(1, 4))):
         wave, _ = synthesize(spoken_form(sentence(rng, "train" if split == "train" else "heldout"),
