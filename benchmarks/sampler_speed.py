@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from model_runtime.settings import DEFAULTS  # noqa: E402  (no PyTorch: the parent process stays light)
+
 
 def synthetic_dialogue(seconds: float):
     """Two alternating voiced 'speakers' (harmonic tones of different pitch with a syllable
@@ -72,7 +74,8 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--guidance", type=float, default=1.5)
+    p.add_argument("--guidance", type=float, default=DEFAULTS.guidance,
+                   help="head and gaze guidance (the face keeps the default's own)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

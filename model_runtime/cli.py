@@ -92,7 +92,8 @@ def cmd_info(args) -> int:
     if experts is not None:
         high = load_checkpoint(experts.high_noise)
         space = "the high-noise expert's" if experts.sample_in_high_noise else "the main model's"
-        print(f"high-noise expert (sampler steps above t = {experts.switch}; sampled in {space} "
+        face = f", the face too above t = {experts.face_switch}" if experts.face_switch < 1.0 else ""
+        print(f"high-noise expert (sampler steps above t = {experts.switch}{face}; sampled in {space} "
               f"normalisation): {experts.high_noise}")
         print(f"  config: {high.config.to_dict()}")
         print(f"  training: {high.info}")

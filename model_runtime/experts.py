@@ -4,10 +4,13 @@ Experts by noise level (Balaji et al. 2022, eDiff-I). The high-noise steps of th
 decide what happens (whether a person looks away); the low-noise steps draw it. A checkpoint
 ``name.pt`` with a sidecar ``name.experts.json``::
 
-    {"high_noise": "name_high_noise.pt", "switch": 0.3, "sample_in": "high_noise"}
+    {"high_noise": "name_high_noise.pt", "switch": 0.3, "face_switch": 0.6, "sample_in": "high_noise"}
 
 takes the head and gaze from the high-noise checkpoint while t > switch and everything else
-from ``name.pt`` (the face, at every level: its lips and its reading of who speaks). The pair
+from ``name.pt`` (the face: its lips and its reading of who speaks). While t > face_switch
+(default 1: never) the high-noise checkpoint draws the face too and ``name.pt`` is not run,
+which makes the pair as fast as one model there; only an expert that follows the turns where
+a voice is not a turn may (docs/evaluation/OBJECTIVE.md). The pair
 looks like one ConversationDenoiser to the sampler: conditions and motion arrive in one
 checkpoint's normalisation (``sample_in``: "main", the default, or "high_noise") and are
 carried to the other's inside. A high-noise expert that centres head and gaze on the layout
@@ -36,6 +39,7 @@ class Experts(NamedTuple):
     high_noise: Path            # the checkpoint for head and gaze above the switch
     switch: float
     sample_in_high_noise: bool  # the sampler works in the high-noise checkpoint's normalisation
+    face_switch: float = 1.0    # above it the high-noise checkpoint draws every channel
 
 
 SAMPLE_IN = ("main", "high_noise")
@@ -50,15 +54,18 @@ def read_experts(checkpoint: Path) -> Experts | None:
         spec = json.loads(sidecar.read_text())
         high, switch = checkpoint.parent / spec["high_noise"], float(spec["switch"])
         sample_in = spec.get("sample_in", "main")
+        face_switch = float(spec.get("face_switch", 1.0))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{sidecar} is not a valid experts file: {exc}") from None
     if not 0.0 <= switch <= 1.0:
         raise CheckpointError(f"{sidecar}: switch must be between 0 and 1, not {switch}")
+    if not switch <= face_switch <= 1.0:
+        raise CheckpointError(f"{sidecar}: face_switch must be between the switch ({switch}) and 1, not {face_switch}")
     if sample_in not in SAMPLE_IN:
         raise CheckpointError(f"{sidecar}: sample_in must be one of {', '.join(SAMPLE_IN)}, not {sample_in!r}")
     if not high.is_file():
         raise CheckpointError(f"{sidecar} names a high-noise expert {high} that is not there")
-    return Experts(high, switch, sample_in == "high_noise")
+    return Experts(high, switch, sample_in == "high_noise", face_switch)
 
 
 class Carry(torch.nn.Module):
@@ -95,16 +102,17 @@ class Carry(torch.nn.Module):
 class NoiseLevelExperts(torch.nn.Module):
     """``low`` for t <= switch; above it ``high`` for the ``decided`` channels (the shipped
     pair: head and gaze; model_training.expert_switch measures every channel), ``low`` for the
-    rest. The sampler works in the normalisation of ``space_ckpt`` (by default the low one's;
+    rest; above ``face_switch`` ``high`` alone, for every channel. The sampler works in the normalisation of ``space_ckpt`` (by default the low one's;
     the pipeline normalises audio and denormalises motion with it) and each expert's input and
     output are carried to and from its own. Both must share the channel lists."""
 
     def __init__(self, low, low_ckpt, high, high_ckpt, switch: float, decided: slice = HEAD_AND_GAZE_SLICE,
-                 space_ckpt=None):
+                 space_ckpt=None, face_switch: float = 1.0):
         super().__init__()
         if (low.cfg.motion_dim, low.cfg.audio_dim) != (high.cfg.motion_dim, high.cfg.audio_dim):
             raise CheckpointError("the two experts were trained on different motion or audio channels")
         self.low, self.high, self.switch, self.decided, self.cfg = low, high, switch, decided, low.cfg
+        self.face_switch = face_switch
         space_ckpt = space_ckpt or low_ckpt
         self.carry_low, self.carry_high = Carry(space_ckpt, low_ckpt), Carry(space_ckpt, high_ckpt)
 
@@ -116,9 +124,13 @@ class NoiseLevelExperts(torch.nn.Module):
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
         """x_t (B, S, T, D) in the space's normalisation, t (B,) one level -> x0 in the same.
         Above the switch the high-noise model decides its channels (head and gaze); the rest
-        (the face: lips, and who speaks) stays the low-noise model's at every level."""
+        (the face: lips, and who speaks) is the low-noise model's, except above face_switch,
+        where the high-noise model alone draws everything."""
+        level = float(t.reshape(-1)[0]) - 1e-6                  # (t may be float32: 0.3 -> 0.30000001)
+        if level > self.face_switch:
+            return self.carry_high.denoise(self.high, x_t, t, cond["high"])
         x0 = self.carry_low.denoise(self.low, x_t, t, cond["low"])
-        if float(t.reshape(-1)[0]) <= self.switch + 1e-6:      # (t may be float32: 0.3 -> 0.30000001)
+        if level <= self.switch:
             return x0
         x0[..., self.decided] = self.carry_high.denoise(self.high, x_t, t, cond["high"])[..., self.decided]
         return x0

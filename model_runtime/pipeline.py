@@ -63,7 +63,7 @@ def load_model(checkpoint: str | None, device: torch.device):
             high_ckpt = load_checkpoint(experts.high_noise)
             space = high_ckpt if experts.sample_in_high_noise else ckpt
             model = NoiseLevelExperts(model, ckpt, high_ckpt.build_model(device), high_ckpt, experts.switch,
-                                      space_ckpt=space).to(device)
+                                      space_ckpt=space, face_switch=experts.face_switch).to(device)
             # the main checkpoint (name, config) with the statistics the sampler works in
             ckpt = replace(ckpt, **space.stats())
         _MODEL_CACHE.clear()  # keep one model in memory

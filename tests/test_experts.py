@@ -28,22 +28,47 @@ def conditions(ckpt):
     return x, audio, roles, layout
 
 
-def test_the_shipped_weights_sample_with_experts_split_at_the_sidecars_level():
-    high, switch, _ = read_experts(DEFAULT_WEIGHTS)
-    assert high.is_file() and 0 < switch < 1
+def test_the_shipped_weights_sample_with_experts_split_at_the_sidecars_levels():
+    experts = read_experts(DEFAULT_WEIGHTS)
+    assert experts.high_noise.is_file() and 0 < experts.switch < 1
     ckpt, model = load_model(None, torch.device("cpu"))
-    assert isinstance(model, NoiseLevelExperts) and model.switch == switch
+    assert isinstance(model, NoiseLevelExperts)
+    assert (model.switch, model.face_switch) == (experts.switch, experts.face_switch)
+    check_levels(model, ckpt)
+
+
+def test_above_the_face_switch_the_high_noise_expert_draws_every_channel(tmp_path):
+    main, high = tmp_path / "mine.pt", tmp_path / "mine_high.pt"
+    shutil.copy(DEFAULT_WEIGHTS, main)
+    shutil.copy(DEFAULT_WEIGHTS.with_name("default_high_noise.pt"), high)
+    experts_file(main).write_text(json.dumps({"high_noise": high.name, "switch": 0.3, "face_switch": 0.6}))
+    ckpt, model = load_model(str(main), torch.device("cpu"))
+    assert (model.switch, model.face_switch) == (0.3, 0.6)
+    check_levels(model, ckpt)
+
+
+def check_levels(model: NoiseLevelExperts, ckpt) -> None:
+    """At or below the switch the low-noise model; between the switch and face_switch its face
+    with the high-noise model's head and gaze; above face_switch the high-noise model alone."""
     x, audio, roles, layout = conditions(ckpt)
     cond = model.encode_conditions(audio, roles, layout)
+
+    def experts_at(t):
+        level = torch.full((B,), t)
+        return (model.denoise(x, level, cond), model.carry_low.denoise(model.low, x, level, cond["low"]),
+                model.carry_high.denoise(model.high, x, level, cond["high"]))
     with torch.no_grad():
-        at, above = torch.full((B,), switch), torch.full((B,), min(1.0, switch + 0.1))
-        # at or below the switch: exactly the low-noise model
-        torch.testing.assert_close(model.denoise(x, at, cond), model.low.denoise(x, at, cond["low"][0]))
-        # above it: the low-noise model's face, the high-noise model's head and gaze
-        mixed, low = model.denoise(x, above, cond), model.low.denoise(x, above, cond["low"][0])
-        assert torch.isfinite(mixed).all()
-        torch.testing.assert_close(mixed[..., FACE_SLICE], low[..., FACE_SLICE])
-        assert not torch.allclose(mixed[..., model.decided], low[..., model.decided], atol=1e-3)
+        pair, low, _ = experts_at(model.switch)
+        torch.testing.assert_close(pair, low)
+        pair, low, high = experts_at((model.switch + min(model.face_switch, 1.0)) / 2)
+        assert torch.isfinite(pair).all()
+        torch.testing.assert_close(pair[..., FACE_SLICE], low[..., FACE_SLICE])
+        torch.testing.assert_close(pair[..., model.decided], high[..., model.decided])
+        assert not torch.allclose(pair[..., model.decided], low[..., model.decided], atol=1e-3)
+        if model.face_switch < 1.0:
+            pair, low, high = experts_at(1.0)
+            torch.testing.assert_close(pair, high)
+            assert not torch.allclose(pair[..., FACE_SLICE], low[..., FACE_SLICE], atol=1e-3)
 
 
 def test_an_expert_paired_with_itself_is_that_model_at_every_level():
@@ -59,7 +84,8 @@ def test_an_expert_paired_with_itself_is_that_model_at_every_level():
 
 @pytest.mark.parametrize("text", ["not json", '{"high_noise": "x.pt"}', '{"high_noise": "x.pt", "switch": 3}',
                                   '{"high_noise": "x.pt", "switch": 0.3, "sample_in": "elsewhere"}', "[1]",
-                                  '{"high_noise": "absent.pt", "switch": 0.3}'])
+                                  '{"high_noise": "absent.pt", "switch": 0.3}',
+                                  '{"high_noise": "mine.pt", "switch": 0.5, "face_switch": 0.4}'])
 def test_a_broken_sidecar_is_refused_naming_it(tmp_path, text):
     weights = tmp_path / "mine.pt"
     shutil.copy(DEFAULT_WEIGHTS, weights)
