@@ -102,9 +102,10 @@ class Carry(torch.nn.Module):
 class NoiseLevelExperts(torch.nn.Module):
     """``low`` for t <= switch; above it ``high`` for the ``decided`` channels (the shipped
     pair: head and gaze; model_training.expert_switch measures every channel), ``low`` for the
-    rest; above ``face_switch`` ``high`` alone, for every channel. The sampler works in the normalisation of ``space_ckpt`` (by default the low one's;
-    the pipeline normalises audio and denormalises motion with it) and each expert's input and
-    output are carried to and from its own. Both must share the channel lists."""
+    rest; above ``face_switch`` ``high`` alone, for every channel. The sampler works in the
+    normalisation of ``space_ckpt`` (by default the low one's; the pipeline normalises audio
+    and denormalises motion with it) and each expert's input and output are carried to and
+    from its own. Both must share the channel lists."""
 
     def __init__(self, low, low_ckpt, high, high_ckpt, switch: float, decided: slice = HEAD_AND_GAZE_SLICE,
                  space_ckpt=None, face_switch: float = 1.0):
