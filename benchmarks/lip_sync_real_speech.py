@@ -53,7 +53,7 @@ def main() -> None:
                 keep = mode == "stereo" or pairs[0][0] + pairs[1][1] >= pairs[0][1] + pairs[1][0]
                 rs[seed] = [pairs[0][0], pairs[1][1]] if keep else [pairs[1][0], pairs[0][1]]
             for k, person in enumerate(PEOPLE):
-                print(f"| {call} | {person} | {mode} | {rs[:, k].mean():.2f} |", flush=True)
+                print(f"| {call} | {person} | {mode} | {rs[:, k].mean():.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,18 @@ from .diffusion import alpha_bar
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 
 
-def ddim_timesteps(steps: int) -> torch.Tensor:
-    """steps + 1 times from 1 (pure noise) down to 0 (clean)."""
+def ddim_timesteps(steps: int, spacing: float = 1.0) -> torch.Tensor:
+    """steps + 1 times from 1 (pure noise) down to 0 (clean): t_i = 1 - (i / steps) ** spacing.
+
+    ``spacing`` 1 spaces them evenly; above 1 more of them fall at high noise, where the
+    sampler decides what happens (whether and when a person looks away or nods) and fewer at
+    low noise, where it only draws it (Karras et al. 2022 space steps by a power too; the
+    measurements are in docs/evaluation/OBJECTIVE.md, "Steps where the conversation is decided")."""
     if steps < 1:
         raise ValueError("the sampler needs at least one step")
-    return torch.linspace(1.0, 0.0, steps + 1)
+    if not spacing > 0:
+        raise ValueError(f"step spacing must be above 0, got {spacing!r}")
+    return 1.0 - torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64).pow(spacing).float()
 
 
 @torch.no_grad()

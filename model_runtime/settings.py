@@ -14,6 +14,7 @@ from .errors import TalkingTogetherError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_STEPS = 200
 MAX_GUIDANCE = 10.0
+STEP_SPACING_RANGE = (0.25, 4.0)
 MAX_BLINKS_PER_MINUTE = 60.0
 OUTPUT_FPS_RANGE = (1.0, 1000.0)
 
@@ -29,6 +30,10 @@ class GenerationSettings:
     # ... and of the face: lips are closest to people's at low guidance, so the face keeps its own
     face_guidance: float = 1.5
     eta: float = 0.0               # fresh noise per sampler step: 0 deterministic DDIM, 1 ancestral
+    # Where the steps fall (sampling.ddim_timesteps): above 1 more at high noise, where the
+    # conversation is decided. 1.5 gives the shipped pair people's share of looking away and
+    # fewer model passes (docs/evaluation/OBJECTIVE.md, "Steps where the conversation is decided").
+    step_spacing: float = 1.5
     device: str = "auto"           # auto | cpu | cuda | mps
     checkpoint: str | None = None  # None: the shipped default weights
     window_seconds: float = 10.24  # frames per model call: memory is bounded by this
@@ -63,6 +68,7 @@ class GenerationSettings:
         return replace(
             self, steps=int(steps), guidance=number("guidance", 0.0, MAX_GUIDANCE),
             face_guidance=number("face_guidance", 0.0, MAX_GUIDANCE), eta=number("eta", 0.0, 1.0),
+            step_spacing=number("step_spacing", *STEP_SPACING_RANGE),
             blinks_per_minute=number("blinks_per_minute", 0.0, MAX_BLINKS_PER_MINUTE),
             window_seconds=number("window_seconds", 1.0, 600.0),
             overlap_seconds=number("overlap_seconds", 0.0, 300.0),

@@ -82,7 +82,8 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
     parts = ["# Evaluation report", "",
              f"Made by `{command}` in {seconds / 60:.1f} minutes on CPU.", "",
              f"Generation settings as a user gets them: {settings.steps} sampler steps, guidance "
-             f"{settings.guidance} (head and gaze) and {settings.face_guidance} (face), sampler noise eta {settings.eta:g}, exact eye contact within {settings.gaze_lock_degrees:g}°, blinks complemented "
+             f"{settings.guidance} (head and gaze) and {settings.face_guidance} (face), sampler noise eta {settings.eta:g}, "
+             f"step spacing {settings.step_spacing:g}, exact eye contact within {settings.gaze_lock_degrees:g}°, blinks complemented "
              f"to {settings.blinks_per_minute:g} a minute (`blinks / min` shows the result; 0 shows the "
              "models' own).", "",
              "Every model hears the **mixed** track (both voices in one channel) and takes its roles from the "

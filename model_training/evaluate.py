@@ -186,6 +186,8 @@ def main(argv=None) -> int:
                    help="head and gaze guidance, the panel's Expressiveness")
     p.add_argument("--face-guidance", type=float, default=GenerationSettings.face_guidance)
     p.add_argument("--eta", type=float, default=GenerationSettings.eta, help="sampler noise per step (0: DDIM)")
+    p.add_argument("--step-spacing", type=float, default=GenerationSettings.step_spacing,
+                   help="where the sampler steps fall: 1 evenly, above 1 more at high noise")
     p.add_argument("--gaze-lock-degrees", type=float, default=GenerationSettings.gaze_lock_degrees,
                    help="gaze this close to the partner's eyes is made exact eye contact (0: never)")
     p.add_argument("--blinks-per-minute", type=float, default=GenerationSettings.blinks_per_minute,
@@ -200,7 +202,7 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"--compare names no --model: {sorted(unknown)}")
     settings = GenerationSettings(steps=args.steps, guidance=args.guidance, face_guidance=args.face_guidance,
-                                  eta=args.eta, device="cpu",
+                                  eta=args.eta, step_spacing=args.step_spacing, device="cpu",
                                   blinks_per_minute=args.blinks_per_minute, gaze_lock_degrees=args.gaze_lock_degrees)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,11 @@ Two models share this objective (docs/evaluation/OBJECTIVE.md measures both):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, LAYOUT_PARTNER_DIRECTION
+from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, LAYOUT_PARTNER_DIRECTION, channel_index
 from model_runtime.diffusion import add_noise, alpha_bar
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between, gaze_direction_of, head_rotation_of
 from model_runtime.model import NULL_ROLE, ConversationDenoiser
@@ -39,6 +39,18 @@ class LossWeights:
     mutual_gaze: float = 3.0  # extra gaze weight where the target is mutual gaze (x0 models only)
     cond_drop: float = 0.1    # probability of dropping audio + roles (classifier-free guidance)
     snr_clip: float = 0.0     # v models: noise levels weigh 1 + min(SNR, snr_clip) in x0 error
+    # Weight of named motion channels in the motion and velocity errors, replacing 1 (or
+    # ``mouth`` on the face): a channel whose motion is small and brief next to the 44 face
+    # channels, such as the nods in headPitch, gets little of the loss and is drawn too small.
+    channels: dict[str, float] = field(default_factory=dict)
+
+    def channel_weights(self, dim: int, device=None) -> torch.Tensor:
+        """(D,) weight of each motion channel in the motion and velocity errors."""
+        w = torch.ones(dim, device=device)
+        w[FACE_SLICE] = self.mouth
+        for name, value in self.channels.items():
+            w[channel_index(name)] = value
+        return w
 
 
 def local_gaze_rays(motion: torch.Tensor) -> torch.Tensor:
@@ -96,8 +108,7 @@ def training_loss(model: ConversationDenoiser, batch: dict, normaliser: MotionNo
     level_w, gaze_w = noise_level_weights(t, prediction, weights)
     level_w = level_w / level_w.mean()
 
-    channel_w = torch.ones(x0.shape[-1], device=x0.device)
-    channel_w[FACE_SLICE] = weights.mouth
+    channel_w = weights.channel_weights(x0.shape[-1], x0.device)
     per_sample = (1, 2, 3)
     motion = (level_w * ((pred - x0) ** 2 * channel_w).mean(per_sample)).mean()
     velocity = (level_w * ((pred.diff(dim=2) - x0.diff(dim=2)) ** 2 * channel_w).mean(per_sample)).mean()

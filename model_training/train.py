@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from model_runtime.channels import channel_index
 from model_runtime.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from model_runtime.model import ConversationDenoiser, ModelConfig, count_parameters
 from model_runtime.presets import read_preset
@@ -45,6 +46,19 @@ def load_matching(model: ConversationDenoiser, state: dict) -> None:
     switched_off = ("cross_attn", "norm_cross", "role_emb", "layout_mlp")
     if any(not any(part in k for part in switched_off) for k in unexpected):
         raise ValueError(f"the --init checkpoint holds weights of another architecture: {unexpected[:5]}")
+
+
+def channel_weight(text: str) -> tuple[str, float]:
+    """``--channel-weight headPitch=4`` -> ("headPitch", 4.0), the channel checked by name."""
+    name, sep, value = text.partition("=")
+    try:
+        channel_index(name)
+        weight = float(value)
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected CHANNEL=WEIGHT with a motion channel name, got {text!r}") from None
+    if not sep or not math.isfinite(weight) or weight < 0:
+        raise argparse.ArgumentTypeError(f"expected CHANNEL=WEIGHT with a weight of 0 or more, got {text!r}")
+    return name, weight
 
 
 def setup_distributed() -> tuple[int, int, torch.device]:
@@ -100,7 +114,8 @@ def train(args: argparse.Namespace) -> Path:
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight, snr_clip=args.snr_clip)
+    weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight, snr_clip=args.snr_clip,
+                          channels=args.channel_weight)
     normaliser = motion_normaliser(stats).to(device)
     if rank == 0:
         print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
@@ -140,7 +155,8 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
     info = {"name": out.stem, "steps": step, "batch": args.batch * world, "window": args.window,
             "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
             "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip,
-            "init": args.init, "centre_on_layout": bool(stats["motion_layout_weights"].any())}
+            "init": args.init, "centre_on_layout": bool(stats["motion_layout_weights"].any()),
+            "channel_weights": args.channel_weight}
     return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
@@ -162,6 +178,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gaze-weight", type=float, default=1.0)
     p.add_argument("--snr-clip", type=float, default=LossWeights.snr_clip,
                    help="v models: noise levels weigh 1 + min(SNR, this) in x0 error (0: all alike)")
+    p.add_argument("--channel-weight", type=channel_weight, action="append", default=[], metavar="CHANNEL=W",
+                   help="weight of one motion channel in the motion and velocity errors (repeatable; "
+                        "default 1, face channels 2), e.g. headPitch=4")
     p.add_argument("--centre-on-layout", action="store_true",
                    help="normalise head and gaze around the pose the layout gives (model_runtime/normalisation.py; "
                         "checkpoint format 2), not by plain statistics")
@@ -170,6 +189,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--save-every", type=int, default=500, help="write the checkpoint every N steps (0: only at the end)")
     args = p.parse_args(argv)
+    args.channel_weight = dict(args.channel_weight)
     if args.split == "all":
         args.split = None
     return args

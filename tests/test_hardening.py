@@ -279,3 +279,9 @@ def test_two_stage_resampler_is_exact_in_time_and_filters_aliases(monkeypatch, s
             assert np.sqrt(np.mean(resample(above, sr_in, sr_out)[800:-800] ** 2)) < 0.3 * 1e-3
     finally:
         resampling.resampler.cache_clear()
+
+
+@pytest.mark.parametrize("value", [float("nan"), 0.0, 100.0, "fast"])
+def test_a_step_spacing_the_sampler_cannot_use_is_refused_by_name(value):
+    with pytest.raises(TalkingTogetherError, match="step spacing"):
+        GenerationSettings(step_spacing=value).checked()

@@ -151,3 +151,45 @@ def test_three_people_each_react_to_the_others_and_order_does_not_matter():
         order = [2, 0, 1]
         permuted = model(x[:, order], t, audio, roles[:, order], layout[:, order])
     torch.testing.assert_close(permuted, out[:, order], atol=1e-5, rtol=1e-4)
+
+
+class _OffByOne(torch.nn.Module):
+    """A 'denoiser' that returns the clean motion with one channel off by a ramp over time."""
+
+    def __init__(self, clean: torch.Tensor, channel: str):
+        super().__init__()
+        self.cfg, self.clean, self.channel = ModelConfig(), clean, channel_index(channel)
+
+    def forward(self, noisy, t, audio, roles, layout):
+        out = self.clean.clone()
+        out[..., self.channel] += torch.linspace(0.0, 1.0, out.shape[2])
+        return out
+
+
+@pytest.mark.parametrize("channel", ["headPitch", "jawOpen"])
+def test_a_channel_weight_scales_that_channel_and_no_other_in_the_loss(channel):
+    """``train --channel-weight headPitch=4``: an error in head pitch weighs four times as much
+    in the motion and velocity terms; an error in the jaw keeps its face weight."""
+    g = torch.Generator().manual_seed(3)
+    batch = {"motion": torch.randn(B, 2, T, MOTION_DIM, generator=g), "audio": torch.randn(B, T, A, generator=g),
+             "roles": torch.randint(0, 4, (B, 2, T), generator=g), "layout": torch.randn(B, 2, 7, generator=g)}
+    identity = MotionNormaliser(torch.zeros(MOTION_DIM), torch.ones(MOTION_DIM), torch.zeros(regressor_count(7), MOTION_DIM))
+    model = _OffByOne(batch["motion"], channel)
+
+    def terms(**channels):
+        losses = training_loss(model, batch, identity, LossWeights(gaze=0.0, cond_drop=0.0, channels=channels))
+        return losses["motion"].item(), losses["velocity"].item()
+
+    plain, pitch_weighted = terms(), terms(headPitch=4.0)
+    assert min(plain) > 0
+    expected = 4.0 if channel == "headPitch" else 1.0
+    for a, b in zip(plain, pitch_weighted):
+        assert b == pytest.approx(expected * a, rel=1e-5)
+
+
+def test_train_refuses_a_channel_weight_it_cannot_read():
+    from model_training.train import parse_args
+    assert parse_args(["--corpus", "c", "--out", "o.pt", "--channel-weight", "headPitch=4"]).channel_weight == {"headPitch": 4.0}
+    for bad in ("pitch=4", "headPitch", "headPitch=-1", "headPitch=nan"):
+        with pytest.raises(SystemExit):
+            parse_args(["--corpus", "c", "--out", "o.pt", "--channel-weight", bad])

@@ -103,8 +103,8 @@ def test_guidance_per_channel_guides_each_channel_by_its_own_scale():
     assert torch.equal(one_call(torch.ones(MOTION_DIM)), one_call(1.0))
 
 
-@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
-def test_every_eta_samples_a_known_distribution_with_its_spread(eta):
+@pytest.mark.parametrize("eta, spacing", [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (0.0, 1.5), (1.0, 1.5)])
+def test_every_eta_samples_a_known_distribution_with_its_spread(eta, spacing):
     """Data N(0, s^2) has the exact x0 denoiser sqrt(ab) s^2 x / (ab s^2 + 1 - ab): with it and
     enough steps, deterministic DDIM and the stochastic (ancestral) steps must both end with
     spread s. A wrong noise or eps coefficient at eta > 0 shrinks or inflates it. (At 6 steps
@@ -118,10 +118,24 @@ def test_every_eta_samples_a_known_distribution_with_its_spread(eta):
 
     gen = torch.Generator().manual_seed(4)
     noise = torch.randn(200_000, generator=gen)
-    out = sample_ddim(exact, noise, ddim_timesteps(200), eta=eta,
+    out = sample_ddim(exact, noise, ddim_timesteps(200, spacing), eta=eta,
                       noise_sampler=lambda i: torch.randn(200_000, generator=gen))
     assert float(out.std()) == pytest.approx(s, rel=0.03)
     assert abs(float(out.mean())) < 0.01
+
+
+def test_step_spacing_puts_more_steps_where_the_conversation_is_decided():
+    """From pure noise to clean, always downward; spacing 1 even, the default (1.5) spends
+    most steps at high noise, where whether a person looks away or nods is decided."""
+    from model_runtime.settings import DEFAULTS
+    even, spaced = ddim_timesteps(6), ddim_timesteps(6, DEFAULTS.step_spacing)
+    torch.testing.assert_close(even, torch.linspace(1.0, 0.0, 7))
+    for times in (even, spaced):
+        assert float(times[0]) == 1.0 and float(times[-1]) == 0.0
+        assert bool((times.diff() < 0).all())
+    assert int((spaced[:-1] > 0.5).sum()) > int((even[:-1] > 0.5).sum())
+    with pytest.raises(ValueError, match="spacing"):
+        ddim_timesteps(6, 0.0)
 
 
 def test_eta_draws_fresh_noise_per_step_and_zero_draws_none():
