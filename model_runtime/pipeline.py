@@ -142,8 +142,8 @@ def sample_span(model, ckpt: Checkpoint, feats: torch.Tensor, roles: np.ndarray,
     def after_step(info: dict) -> None:
         steps_done[0] = info["i"] + 1
 
-    x0 = sample_ddim(denoiser, noise_of(0), ddim_timesteps(settings.steps, settings.step_spacing), callback=after_step,
-                     eta=settings.eta, noise_sampler=lambda i: noise_of(i + 1))
+    x0 = sample_ddim(denoiser, noise_of(0), ddim_timesteps(settings.steps, settings.step_spacing),
+                     callback=after_step, eta=settings.eta, noise_sampler=lambda i: noise_of(i + 1))
     return clip_motion(ckpt.motion_normaliser.denormalise(x0[:, :n].cpu(), layout.cpu()).numpy())
 
 

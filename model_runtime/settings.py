@@ -31,8 +31,8 @@ class GenerationSettings:
     face_guidance: float = 1.5
     eta: float = 0.0               # fresh noise per sampler step: 0 deterministic DDIM, 1 ancestral
     # Where the steps fall (sampling.ddim_timesteps): above 1 more at high noise, where the
-    # conversation is decided. 1.5 gives the shipped pair people's share of looking away and
-    # fewer model passes (docs/evaluation/OBJECTIVE.md, "Steps where the conversation is decided").
+    # conversation is decided. 1.5 brings the shipped pair's looking away and nodding close to
+    # people's at no extra cost (docs/evaluation/OBJECTIVE.md, "Steps where the conversation is decided").
     step_spacing: float = 1.5
     device: str = "auto"           # auto | cpu | cuda | mps
     checkpoint: str | None = None  # None: the shipped default weights

@@ -24,7 +24,7 @@ $py -m model_training.train "${common[@]}" --steps 7249 --config v_prediction --
 # Then the v model learns that a voice is not a turn (an off-screen voice in 60 % of the mixes),
 # so that it may draw the face too above t = 0.7 (default.experts.json: "face_switch"), and
 # draws nods larger (head pitch weighs 8 in its loss): a fine-tune of 4,474 steps, batch 12,
-# 28 minutes on one thread of a 2-core CPU.
+# 20 minutes on a 2-core CPU.
 $py -m model_training.corpus --out corpus_data/reactive_offscreen --conversations 300 --seed 11 --split train \
     --offscreen 0.6 --workers "$workers"
 $py -m model_training.train --corpus corpus_data/reactive_offscreen --init runs/high_noise_gpu.pt --snr-clip 0 \

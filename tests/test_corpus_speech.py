@@ -162,6 +162,17 @@ def test_mix_augmentation_is_seeded_and_reaches_the_snr():
     assert abs(10 * np.log10(np.mean(x[SR:2 * SR] ** 2) / np.mean(scaled ** 2)) - 20) < 0.5
 
 
+def test_a_voice_is_as_loud_as_it_sounds_whatever_its_pauses():
+    """One measure of loudness for the noise's SNR and the off-screen voice's level: the same
+    sentence with three times the silence around it is just as loud."""
+    tone = (np.sin(np.arange(SR) * 0.1) * 0.3).astype(np.float32)
+    short = np.concatenate([np.zeros(SR // 2, np.float32), tone])
+    padded = np.concatenate([np.zeros(3 * SR, np.float32), tone, np.zeros(SR, np.float32)])
+    assert mixing.active_power(short) == pytest.approx(0.045, rel=0.02)
+    assert mixing.active_power(padded) == pytest.approx(mixing.active_power(short), rel=0.01)
+    assert mixing.active_power(np.zeros(SR, np.float32)) == 0.0
+
+
 @pytest.mark.slow       # synthesizes, mixes and writes two whole conversations
 def test_writer_round_trip(tmp_path):
     index = writer.build_corpus(str(tmp_path), 2, seed=3, split="train", log=lambda *_: None)

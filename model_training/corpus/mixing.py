@@ -339,12 +339,17 @@ def babble(n: int, rng: np.random.Generator, source: list[np.ndarray]) -> np.nda
     return out
 
 
-def scale_to_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """Scale ``noise`` so that active speech (frames above -40 dB of the peak) / noise power
-    is ``snr_db``."""
+def active_power(speech: np.ndarray) -> float:
+    """Mean power of speech while it is heard: over the 20 ms frames above -40 dB of the
+    loudest one, so that pauses do not make a voice count as quiet (0 for silence)."""
     frames = speech[: len(speech) // 320 * 320].reshape(-1, 320)
     power = np.mean(frames ** 2, axis=1)
-    active = power[power > power.max() * 1e-4] if power.size and power.max() > 0 else power
-    ps = float(np.mean(active)) if active.size else 0.0
+    if not power.size or power.max() <= 0:
+        return 0.0
+    return float(np.mean(power[power > power.max() * 1e-4]))
+
+
+def scale_to_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """Scale ``noise`` so that active speech power (``active_power``) / noise power is ``snr_db``."""
     pn = float(np.mean(noise ** 2)) + 1e-12
-    return noise * np.sqrt(ps / pn / 10 ** (snr_db / 10))
+    return noise * np.sqrt(active_power(speech) / pn / 10 ** (snr_db / 10))

@@ -105,16 +105,14 @@ def _offscreen_voice(n: int, tracks: np.ndarray, split: str, voices, rng: np.ran
         if voice.key not in {v.key for v in voices}:
             break
         voice = sample_voice(rng, split, avoid=voices[0])
-    speech = tracks.sum(axis=0)
-    active = speech[np.abs(speech) > 1e-4]
-    level = float(np.sqrt(np.mean(active ** 2))) if active.size else 0.1
+    level = math.sqrt(mixing.active_power(tracks.sum(axis=0))) or 0.1
     out, spans = np.zeros(n, np.float32), []
     for _ in range(int(rng.integers(1, 4))):
         wave, _ = synthesize(spoken_form(sentence(rng, "train" if split == "train" else "heldout"),
                                          voice.engine), voice)
         wave = wave[:n]
         start = int(rng.integers(0, n - len(wave) + 1))
-        gain = level / (float(np.sqrt(np.mean(wave ** 2))) + 1e-9) * float(rng.uniform(0.5, 1.0))
+        gain = level / (math.sqrt(mixing.active_power(wave)) + 1e-9) * float(rng.uniform(0.5, 1.0))
         out[start:start + len(wave)] += wave * gain
         spans.append({"start": round(start / SAMPLE_RATE, 3), "end": round((start + len(wave)) / SAMPLE_RATE, 3),
                       "voice": voice.key})
