@@ -10,6 +10,11 @@ looks-away share, head yaw std within a window and head yaw speed, beside the ta
 An estimate that stares at high noise (looks away far less than people) never lets the
 sampler decide to look away; one whose yaw speed is far above people's leaves noise in
 (docs/evaluation/OBJECTIVE.md).
+
+``partner use`` is how much the estimate needs the partner: the head and gaze error when each
+person's partner is replaced by the partner of another window (noised alike), over the error
+with the true partner, minus 1. A model without cross-stream attention scores 0 by
+construction; a model that reads its partner scores above 0.
 """
 from __future__ import annotations
 
@@ -61,13 +66,30 @@ def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 2
             error = (estimate - x0) ** 2
             rows.append({"t": level, **{f"mse {name}": error[..., part].mean().item() for name, part in
                                         (("face", FACE_SLICE), ("head", HEAD_SLICE), ("gaze", GAZE_SLICE))},
+                         "partner use": partner_use(model, noisy, x0, t, batch),
                          **behaviour(denormalised(estimate), batch["layout"])})
     return rows
 
 
+def partner_use(model, noisy: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, batch: dict) -> float:
+    """Head and gaze error of each person's estimate with a stranger for a partner (the partner
+    of the next window in the batch) over the error with the true partner, minus 1."""
+    looking = slice(HEAD_SLICE.start, GAZE_SLICE.stop)
+    errors = []
+    for person in range(noisy.shape[1]):
+        others = [s for s in range(noisy.shape[1]) if s != person]
+        stranger = noisy.clone()
+        stranger[:, others] = noisy.roll(1, dims=0)[:, others]
+        for x in (noisy, stranger):
+            est = model(x, t, batch["audio"], batch["roles"], batch["layout"])[:, person, :, looking]
+            errors.append(((est - x0[:, person, :, looking]) ** 2).mean().item())
+    true, foreign = sum(errors[0::2]), sum(errors[1::2])
+    return foreign / true - 1.0
+
+
 def markdown(rows: list[dict]) -> str:
-    keys = ["t", "mse face", "mse head", "mse gaze", "looks away", "yaw std", "yaw speed"]
-    cell = {"looks away": "{:.0%}", "yaw std": "{:.1f}°", "yaw speed": "{:.1f}°/s"}
+    keys = ["t", "mse face", "mse head", "mse gaze", "partner use", "looks away", "yaw std", "yaw speed"]
+    cell = {"looks away": "{:.0%}", "yaw std": "{:.1f}°", "yaw speed": "{:.1f}°/s", "partner use": "{:+.1%}"}
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         lines.append("| " + " | ".join("–" if k not in r else cell.get(k, "{:.3f}").format(r[k])

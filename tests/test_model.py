@@ -193,3 +193,14 @@ def test_train_refuses_a_channel_weight_it_cannot_read():
     for bad in ("pitch=4", "headPitch", "headPitch=-1", "headPitch=nan"):
         with pytest.raises(SystemExit):
             parse_args(["--corpus", "c", "--out", "o.pt", "--channel-weight", bad])
+
+
+def test_partner_use_is_zero_without_cross_stream_attention_and_not_with_it():
+    """model_training.denoiser_levels measures how much an estimate needs the partner by giving
+    each person a stranger for a partner: nothing changes for a one-stream model."""
+    from model_training.denoiser_levels import partner_use
+    x, t, audio, roles, layout = inputs()
+    batch = {"audio": audio, "roles": roles, "layout": layout}
+    with torch.no_grad():
+        assert partner_use(tiny(use_cross_stream=False), x, torch.zeros_like(x), t, batch) == pytest.approx(0.0, abs=1e-6)
+        assert abs(partner_use(tiny(), x, torch.zeros_like(x), t, batch)) > 1e-4
