@@ -242,7 +242,7 @@ def generation_meta(audio: ConversationAudio, settings: GenerationSettings, swap
     device = resolve_device(settings.device)
     ckpt, _ = load_model(settings.checkpoint, device)          # cached: loaded by generate
     return {"seed": settings.seed, "steps": settings.steps, "guidance": settings.guidance,
-            "face_guidance": settings.face_guidance, "eta": settings.eta,
+            "face_guidance": settings.face_guidance, "eta": settings.eta, "step_spacing": settings.step_spacing,
             "device": str(device), "audio_mode": audio.mode, "swap": swap,
             "checkpoint": ckpt.info.get("name", "custom")}
 

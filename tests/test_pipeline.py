@@ -41,6 +41,16 @@ def test_generate_gives_both_people_every_channel_in_range(example_audio):
         assert set(np.unique(person.roles)) <= {0, 1, 2, 3}
 
 
+def test_the_result_says_how_it_was_sampled(example_audio):
+    """A result file carries the settings that made it, so a studio can make it again."""
+    settings = GenerationSettings(**{**FAST.__dict__, "step_spacing": 1.0, "seed": 7})
+    result = generate(example_audio, preset_layout("face_to_face"), settings)
+    for key in ("seed", "steps", "guidance", "face_guidance", "eta", "step_spacing"):
+        assert result.meta[key] == getattr(settings, key)
+    assert not np.allclose(result.people[0].head, generate(example_audio, preset_layout("face_to_face"),
+                           GenerationSettings(**{**settings.__dict__, "step_spacing": 1.5})).people[0].head)
+
+
 def test_both_people_blink_as_often_as_asked(example_audio):
     from model_runtime.blinks import blink_onsets
     blink = OUTPUT_FACE_CHANNELS.index("eyeBlinkLeft")
