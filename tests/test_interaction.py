@@ -4,6 +4,7 @@ nodding together."""
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, MOTION_DIM, channel_index
@@ -127,3 +128,20 @@ def test_a_listener_who_answers_the_speakers_glances_is_told_from_one_who_does_n
     a, b = (interaction.glance_response(m, act, poses) for m in (answering, base))
     assert a["glance_nod_rise"] > 5.0 and abs(b["glance_nod_rise"]) < 1.0
     assert a["glance_followed"] == 1.0 and b["glance_followed"] < 0.5
+
+
+@pytest.mark.slow       # synthesizes five conversations
+def test_the_partner_explains_the_nods_that_answer_glances_and_nothing_else():
+    """model_training.partner_share: the listener's answers to glances are part of head pitch
+    and gaze, a few per cent of it; head roll owes the partner nothing; and without the
+    answers the same seed gives the same motion."""
+    from model_training import partner_share
+    from model_training.corpus import writer
+    share = partner_share.partner_share(conversations=2, seed=11)
+    assert 0.0 < share["headPitch"] < 0.5 and 0.0 < share["gazePitch"] < 0.5
+    assert share["headRoll"] == 0.0
+    with partner_share.without_answers():
+        first = writer.build_conversation(0, "train", 11)["motion"]
+        again = writer.build_conversation(0, "train", 11)["motion"]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, writer.build_conversation(0, "train", 11)["motion"])
