@@ -17,6 +17,7 @@ def alpha_bar(t: torch.Tensor) -> torch.Tensor:
 
 
 def add_noise(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """x_t for x0 (B, ...) at times t (B,)."""
-    ab = alpha_bar(t).reshape(-1, *([1] * (x0.dim() - 1)))
+    """x_t for x0 (B, S, ...) at times t (B,), or (B, S): a noise level per stream."""
+    ab = alpha_bar(t)
+    ab = ab.reshape(*ab.shape, *([1] * (x0.dim() - ab.dim())))
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise

@@ -212,11 +212,13 @@ class ConversationDenoiser(nn.Module):
         return torch.cat([a, self.role_emb(cond["roles"]).transpose(1, 2)], dim=1)
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
-        """x_t (B, S, T, D), t (B,) in [0, 1] -> x0 estimate (B, S, T, D)."""
+        """x_t (B, S, T, D), t (B,) in [0, 1] or (B, S), a noise level per stream (a partner
+        further along than oneself, as in Diffusion Forcing) -> x0 estimate (B, S, T, D)."""
         b, s, t_len, _ = x_t.shape
         if t_len % self.cfg.time_multiple:
             raise ValueError(f"T={t_len} must be a multiple of {self.cfg.time_multiple}")
-        emb = self.time_mlp(timestep_embedding(t, self.cfg.channels))[:, None].expand(b, s, -1)
+        t = t.reshape(b, -1).expand(b, s)                                # (B, S)
+        emb = self.time_mlp(timestep_embedding(t.reshape(-1), self.cfg.channels)).reshape(b, s, -1)
         if cond["layout"] is not None:
             emb = emb + cond["layout"]
         emb = emb.reshape(b * s, -1)                                     # (BS, E)
@@ -243,7 +245,7 @@ class ConversationDenoiser(nn.Module):
         out = self.out(F.silu(self.out_norm(h)))                         # (BS, D, T)
         out = out.transpose(1, 2).reshape(b, s, t_len, -1)
         if self.cfg.prediction == "v":
-            ab = alpha_bar(t).reshape(b, 1, 1, 1)
+            ab = alpha_bar(t).reshape(b, s, 1, 1)
             return ab.sqrt() * x_t - (1 - ab).sqrt() * out
         return out
 

@@ -13,7 +13,7 @@ sampler decide to look away; one whose yaw speed is far above people's leaves no
 
 ``partner use`` is how much the estimate needs the partner: the head and gaze error when each
 person's partner is replaced by the partner of another window (noised alike), over the error
-with the true partner, minus 1. A model without cross-stream attention scores 0 by
+with the true partner, minus 1 (``--partner-ahead D``: the partners at level t - D). A model without cross-stream attention scores 0 by
 construction; a model that reads its partner scores above 0.
 """
 from __future__ import annotations
@@ -46,7 +46,8 @@ def behaviour(motion: torch.Tensor, layout: torch.Tensor) -> dict[str, float]:
             "yaw speed": (yaw.diff(dim=2).abs().mean() * MODEL_FPS).item()}
 
 
-def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 256, seed: int = 5) -> list[dict]:
+def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 256, seed: int = 5,
+                partner_ahead: float = 0.0) -> list[dict]:
     """One row per noise level (and the targets'): errors per channel group and behaviour."""
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model("cpu")
@@ -61,23 +62,29 @@ def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 2
     with torch.no_grad():
         for level in LEVELS:
             t = torch.full((windows,), level)
-            noisy = add_noise(x0, t, torch.randn(x0.shape, generator=gen))
+            noise = torch.randn(x0.shape, generator=gen)
+            noisy = add_noise(x0, t, noise)
             estimate = model(noisy, t, batch["audio"], batch["roles"], batch["layout"])
             error = (estimate - x0) ** 2
             rows.append({"t": level, **{f"mse {name}": error[..., part].mean().item() for name, part in
                                         (("face", FACE_SLICE), ("head", HEAD_SLICE), ("gaze", GAZE_SLICE))},
-                         "partner use": partner_use(model, noisy, x0, t, batch),
+                         "partner use": partner_use(model, x0, noise, level, batch, partner_ahead),
                          **behaviour(denormalised(estimate), batch["layout"])})
     return rows
 
 
-def partner_use(model, noisy: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, batch: dict) -> float:
-    """Head and gaze error of each person's estimate with a stranger for a partner (the partner
-    of the next window in the batch) over the error with the true partner, minus 1."""
+def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batch: dict,
+                partner_ahead: float = 0.0) -> float:
+    """Head and gaze error of each person's estimate at ``level`` with a stranger for a partner
+    (the partner of the next window in the batch) over the error with the true partner, minus
+    1; the partners at ``level - partner_ahead`` (a model trained with levels per stream)."""
     looking = slice(HEAD_SLICE.start, GAZE_SLICE.stop)
     errors = []
-    for person in range(noisy.shape[1]):
-        others = [s for s in range(noisy.shape[1]) if s != person]
+    for person in range(x0.shape[1]):
+        others = [s for s in range(x0.shape[1]) if s != person]
+        t = torch.full(x0.shape[:2], max(level - partner_ahead, 0.0))
+        t[:, person] = level
+        noisy = add_noise(x0, t, noise)
         stranger = noisy.clone()
         stranger[:, others] = noisy.roll(1, dims=0)[:, others]
         for x in (noisy, stranger):
@@ -103,8 +110,11 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="checkpoint")
     p.add_argument("--corpus", required=True, help="held-out corpus folder")
     p.add_argument("--windows", type=int, default=16)
+    p.add_argument("--partner-ahead", type=float, default=0.0,
+                   help="for partner use: the partners this much less noisy than the person (models trained with "
+                        "--stream-levels)")
     args = p.parse_args(argv)
-    print(markdown(level_table(args.model, args.corpus, args.windows)))
+    print(markdown(level_table(args.model, args.corpus, args.windows, partner_ahead=args.partner_ahead)))
     return 0
 
 

@@ -39,6 +39,10 @@ class LossWeights:
     mutual_gaze: float = 3.0  # extra gaze weight where the target is mutual gaze (x0 models only)
     cond_drop: float = 0.1    # probability of dropping audio + roles (classifier-free guidance)
     snr_clip: float = 0.0     # v models: noise levels weigh 1 + min(SNR, snr_clip) in x0 error
+    # Share of the batch whose people get noise levels of their own, drawn independently
+    # (Diffusion Forcing, Chen et al. 2024, does it per token): the cross-stream attention then
+    # sees partners clearer than oneself and may learn to read them; 0 keeps one level.
+    stream_levels: float = 0.0
     # Weight of named motion channels in the motion and velocity errors, replacing 1 (or
     # ``mouth`` on the face): a channel whose motion is small and brief next to the 44 face
     # channels, such as the nods in headPitch, gets little of the loss and is drawn too small.
@@ -85,6 +89,15 @@ def drop_conditions(audio, roles, p: float):
     return audio, roles
 
 
+def stream_levels(t: torch.Tensor, streams: int, share: float) -> torch.Tensor:
+    """(B, S) noise levels: each conversation's level t (B,) for every person, except for a
+    random share of conversations, whose people each get a level of their own."""
+    levels = t[:, None].expand(-1, streams).clone()
+    own = torch.rand(t.shape[0], device=t.device) < share
+    levels[own] = torch.rand(int(own.sum()), streams, device=t.device)
+    return levels
+
+
 def noise_level_weights(t: torch.Tensor, prediction: str, weights: LossWeights) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample weights (B,) of the x0 error and of the gaze loss at diffusion times t (B,)."""
     if prediction == "x0":
@@ -103,9 +116,10 @@ def training_loss(model: ConversationDenoiser, batch: dict, normaliser: MotionNo
     t = torch.rand(b, device=x0.device)
     noise = torch.randn_like(x0)
     audio, roles = drop_conditions(batch["audio"], batch["roles"], weights.cond_drop)
-    pred = model(add_noise(x0, t, noise), t, audio, roles, batch["layout"])
+    t_in = stream_levels(t, x0.shape[1], weights.stream_levels) if weights.stream_levels > 0 else t
+    pred = model(add_noise(x0, t_in, noise), t_in, audio, roles, batch["layout"])
     prediction = getattr(model, "module", model).cfg.prediction   # (unwrapped from DistributedDataParallel)
-    level_w, gaze_w = noise_level_weights(t, prediction, weights)
+    level_w, gaze_w = noise_level_weights(t_in.reshape(b, -1).mean(dim=1), prediction, weights)
     level_w = level_w / level_w.mean()
 
     channel_w = weights.channel_weights(x0.shape[-1], x0.device)

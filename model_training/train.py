@@ -115,7 +115,7 @@ def train(args: argparse.Namespace) -> Path:
     sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight, snr_clip=args.snr_clip,
-                          channels=args.channel_weight)
+                          channels=args.channel_weight, stream_levels=args.stream_levels)
     normaliser = motion_normaliser(stats).to(device)
     if rank == 0:
         print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
@@ -156,7 +156,7 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
             "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
             "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip,
             "init": args.init, "centre_on_layout": bool(stats["motion_layout_weights"].any()),
-            "channel_weights": args.channel_weight}
+            "channel_weights": args.channel_weight, "stream_levels": args.stream_levels}
     return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
@@ -181,6 +181,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--channel-weight", type=channel_weight, action="append", default=[], metavar="CHANNEL=W",
                    help="weight of one motion channel in the motion and velocity errors (repeatable; "
                         "default 1, face channels 2), e.g. headPitch=4")
+    p.add_argument("--stream-levels", type=float, default=0.0, metavar="SHARE",
+                   help="share of the batch whose people get noise levels of their own (0: one level)")
     p.add_argument("--centre-on-layout", action="store_true",
                    help="normalise head and gaze around the pose the layout gives (model_runtime/normalisation.py; "
                         "checkpoint format 2), not by plain statistics")

@@ -201,6 +201,37 @@ def test_partner_use_is_zero_without_cross_stream_attention_and_not_with_it():
     from model_training.denoiser_levels import partner_use
     x, t, audio, roles, layout = inputs()
     batch = {"audio": audio, "roles": roles, "layout": layout}
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        assert partner_use(tiny(use_cross_stream=False), x, torch.zeros_like(x), t, batch) == pytest.approx(0.0, abs=1e-6)
-        assert abs(partner_use(tiny(), x, torch.zeros_like(x), t, batch)) > 1e-4
+        for ahead in (0.0, 0.3):
+            assert partner_use(tiny(use_cross_stream=False), x, noise, 0.5, batch, ahead) == pytest.approx(0.0, abs=1e-6)
+            assert abs(partner_use(tiny(), x, noise, 0.5, batch, ahead)) > 1e-4
+
+
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+def test_a_noise_level_per_stream_reaches_a_person_only_through_the_partner(prediction):
+    """Levels per stream (train --stream-levels): the same level for everyone is the shared
+    level exactly; a partner further along changes a person's estimate only through the
+    cross-stream attention."""
+    x, t, audio, roles, layout = inputs()
+    ahead = t[:, None].repeat(1, 2)
+    ahead[:, 1] = 0.05
+    with torch.no_grad():
+        for cross in (True, False):
+            model = tiny(prediction=prediction, use_cross_stream=cross)
+            shared = model(x, t, audio, roles, layout)
+            torch.testing.assert_close(model(x, t[:, None].expand(B, 2), audio, roles, layout), shared)
+            moved = model(x, ahead, audio, roles, layout)
+            assert not torch.allclose(moved[:, 1], shared[:, 1], atol=1e-6)
+            assert torch.allclose(moved[:, 0], shared[:, 0], atol=1e-6) != cross
+
+
+def test_stream_levels_give_a_share_of_conversations_a_level_per_person():
+    from model_training.objective import stream_levels
+    torch.manual_seed(0)
+    t = torch.rand(4000)
+    levels = stream_levels(t, 2, 0.5)
+    own = levels[:, 0] != levels[:, 1]
+    assert levels.shape == (4000, 2) and 0.45 < own.float().mean() < 0.55
+    torch.testing.assert_close(levels[~own, 0], t[~own])
+    assert torch.equal(stream_levels(t, 3, 0.0), t[:, None].expand(-1, 3))
