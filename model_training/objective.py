@@ -119,6 +119,7 @@ def training_loss(model: ConversationDenoiser, batch: dict, normaliser: MotionNo
     t_in = stream_levels(t, x0.shape[1], weights.stream_levels) if weights.stream_levels > 0 else t
     pred = model(add_noise(x0, t_in, noise), t_in, audio, roles, batch["layout"])
     prediction = getattr(model, "module", model).cfg.prediction   # (unwrapped from DistributedDataParallel)
+    # with a level per person, a conversation's weights follow its people's mean level
     level_w, gaze_w = noise_level_weights(t_in.reshape(b, -1).mean(dim=1), prediction, weights)
     level_w = level_w / level_w.mean()
 
