@@ -13,8 +13,8 @@ sampler decide to look away; one whose yaw speed is far above people's leaves no
 
 ``partner use`` is how much the estimate needs the partner: the head and gaze error when each
 person's partner is replaced by the partner of another window (noised alike), over the error
-with the true partner, minus 1 (``--partner-ahead D``: the partners at level t - D). A model without cross-stream attention scores 0 by
-construction; a model that reads its partner scores above 0.
+with the true partner, minus 1 (``--partner-ahead D``: the partners at level t - D). A model
+without cross-stream attention scores 0 by construction; one that reads its partner, above 0.
 """
 from __future__ import annotations
 

@@ -53,17 +53,18 @@ def generate_motion(model_path: str, feats, roles, poses, settings: GenerationSe
     return sample_motion(model, ckpt, feats, roles, poses, replace(settings, seed=seed), device)
 
 
-def redrawn_target(conv: dict, n: int, seed: int) -> np.ndarray | None:
+def redrawn_target(conv: dict, n: int, seed: int, answers: bool = True) -> np.ndarray | None:
     """The conversation's targets drawn again with another behaviour seed (same words, timing and
     layout): what a model that samples the target distribution perfectly would be scored. None
-    for files without phone timing (studio capture)."""
+    for files without phone timing (studio capture). ``answers``: corpus.targets.make_targets."""
     from .corpus.targets import make_targets
     from .corpus.timing import DialogueTiming
     segments = conv["meta"].get("segments")
     if not segments or not all(s.get("phones") for s in segments):
         return None
     timing = DialogueTiming.from_segments_json(segments, len(conv["mix"]) / conv["sample_rate"])
-    return make_targets(timing, conv["poses"], n, np.random.default_rng([seed, 104729]), fps=conv["fps"])
+    return make_targets(timing, conv["poses"], n, np.random.default_rng([seed, 104729]), fps=conv["fps"],
+                        answers=answers)
 
 
 def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:

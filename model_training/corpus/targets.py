@@ -32,9 +32,11 @@ JAW_KNEE = 0.5          # above this, jaw opening saturates softly toward MAX_JA
 
 
 def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_frames: int,
-                 rng: np.random.Generator, fps: float = MODEL_FPS) -> np.ndarray:
+                 rng: np.random.Generator, fps: float = MODEL_FPS, answers: bool = True) -> np.ndarray:
     """Both people's motion targets: float32 (2, num_frames, MOTION_DIM) within the channel
-    limits. Frame i is at time i / fps. Deterministic given the rng state."""
+    limits. Frame i is at time i / fps. Deterministic given the rng state. ``answers`` False
+    leaves out the listener's answers to the speaker's glances and changes nothing else (what
+    only the partner explains: model_training.partner_share)."""
     num_frames = int(num_frames)
     seeds = rng.integers(0, 2 ** 63 - 1, size=(2, 6))
     if num_frames <= 0:
@@ -49,8 +51,8 @@ def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_f
     # so that everything else a seed gives stays as it was
     r_react = np.random.default_rng(rng.integers(0, 2 ** 63 - 1))
     glances = [glance_onsets(p, conv, plans[p].at_partner) for p in (0, 1)]
-    nods = [answering_nods(glances[1 - p], r_react) for p in (0, 1)]
-    for p in (0, 1):
+    nods = [answering_nods(glances[1 - p], r_react) if answers else [] for p in (0, 1)]
+    for p in (0, 1) if answers else ():
         offset, at = follow_glances(plans[p].offset, plans[p].at_partner, glances[1 - p], fps, r_react)
         plans[p] = replace(plans[p], offset=offset, at_partner=at)
     for p in (0, 1):
