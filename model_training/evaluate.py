@@ -30,7 +30,7 @@ from model_runtime.settings import GenerationSettings
 from model_runtime.timebase import MODEL_FPS
 
 from . import metrics
-from .corpus.dataset import audio_float, list_conversations, load_conversation
+from .corpus.dataset import audio_float, list_conversations, load_conversation, stored_timing
 from .eval_stats import closeness_table, comparison_table
 from .interaction import CLOSE_TO_PEOPLE, interaction_metrics
 from .lips import lip_vertex_error_mm
@@ -58,11 +58,9 @@ def redrawn_target(conv: dict, n: int, seed: int, answers: bool = True) -> np.nd
     layout): what a model that samples the target distribution perfectly would be scored. None
     for files without phone timing (studio capture). ``answers``: corpus.targets.make_targets."""
     from .corpus.targets import make_targets
-    from .corpus.timing import DialogueTiming
-    segments = conv["meta"].get("segments")
-    if not segments or not all(s.get("phones") for s in segments):
+    timing = stored_timing(conv)
+    if timing is None:
         return None
-    timing = DialogueTiming.from_segments_json(segments, len(conv["mix"]) / conv["sample_rate"])
     return make_targets(timing, conv["poses"], n, np.random.default_rng([seed, 104729]), fps=conv["fps"],
                         answers=answers)
 

@@ -47,6 +47,10 @@ class LossWeights:
     # ``mouth`` on the face): a channel whose motion is small and brief next to the 44 face
     # channels, such as the nods in headPitch, gets little of the loss and is drawn too small.
     channels: dict[str, float] = field(default_factory=dict)
+    # Extra weight of head and gaze on the frames where a person answers the partner's glance
+    # (batch["answers"], training_data.answer_frames): the one part of the targets that only
+    # the partner times, a few percent of the motion, which the loss otherwise barely sees.
+    answers: float = 0.0
 
     def channel_weights(self, dim: int, device=None) -> torch.Tensor:
         """(D,) weight of each motion channel in the motion and velocity errors."""
@@ -55,6 +59,17 @@ class LossWeights:
         for name, value in self.channels.items():
             w[channel_index(name)] = value
         return w
+
+    def motion_weights(self, x0: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Weight of each motion value in the motion error: (D,), or (B, S, T, D) with answers."""
+        w = self.channel_weights(x0.shape[-1], x0.device)
+        if not self.answers:
+            return w
+        if "answers" not in batch:
+            raise ValueError("an answer weight needs batches with answer frames (load_split(answers=True))")
+        head_gaze = torch.zeros_like(w)
+        head_gaze[HEAD_SLICE] = head_gaze[GAZE_SLICE] = 1.0
+        return w * (1 + self.answers * batch["answers"][..., None] * head_gaze)
 
 
 def local_gaze_rays(motion: torch.Tensor) -> torch.Tensor:
@@ -66,9 +81,10 @@ def local_gaze_rays(motion: torch.Tensor) -> torch.Tensor:
     return (rot @ gaze_direction_of(motion[..., GAZE_SLICE]).unsqueeze(-1)).squeeze(-1)
 
 
-def gaze_loss(pred: torch.Tensor, target: torch.Tensor, layout: torch.Tensor, mutual_weight: float) -> torch.Tensor:
+def gaze_loss(pred: torch.Tensor, target: torch.Tensor, layout: torch.Tensor, mutual_weight: float,
+              frame_weight: torch.Tensor | float = 1.0) -> torch.Tensor:
     """Angular error (radians) of world-space gaze rays per conversation (B,), weighted toward
-    mutual gaze.
+    mutual gaze and by ``frame_weight`` (B, S, T).
 
     pred, target: denormalised motion (B, S, T, D); layout (B, S, L) as channels.LAYOUT_* (the
     partner's direction in the rest head frame among them)."""
@@ -77,7 +93,7 @@ def gaze_loss(pred: torch.Tensor, target: torch.Tensor, layout: torch.Tensor, mu
     partner_dir = layout[:, :, None, LAYOUT_PARTNER_DIRECTION].expand_as(ray_target)
     on_partner = angle_between(ray_target, partner_dir) < math.radians(LOOK_AT_TOLERANCE_DEG)
     mutual = on_partner.all(dim=1, keepdim=True).expand_as(on_partner)
-    weight = 1.0 + mutual_weight * mutual.float()
+    weight = (1.0 + mutual_weight * mutual.float()) * frame_weight
     return (weight * error).flatten(1).sum(1) / weight.flatten(1).sum(1)
 
 
@@ -123,13 +139,16 @@ def training_loss(model: ConversationDenoiser, batch: dict, normaliser: MotionNo
     level_w, gaze_w = noise_level_weights(t_in.reshape(b, -1).mean(dim=1), prediction, weights)
     level_w = level_w / level_w.mean()
 
-    channel_w = weights.channel_weights(x0.shape[-1], x0.device)
+    value_w = weights.motion_weights(x0, batch)                       # (D,) or (B, S, T, D)
+    # a frame difference weighs as the heavier of its two frames
+    step_w = torch.maximum(value_w[:, :, 1:], value_w[:, :, :-1]) if value_w.dim() == 4 else value_w
     per_sample = (1, 2, 3)
-    motion = (level_w * ((pred - x0) ** 2 * channel_w).mean(per_sample)).mean()
-    velocity = (level_w * ((pred.diff(dim=2) - x0.diff(dim=2)) ** 2 * channel_w).mean(per_sample)).mean()
+    motion = (level_w * ((pred - x0) ** 2 * value_w).mean(per_sample)).mean()
+    velocity = (level_w * ((pred.diff(dim=2) - x0.diff(dim=2)) ** 2 * step_w).mean(per_sample)).mean()
     mutual = weights.mutual_gaze if prediction == "x0" else 0.0
     layout = batch["layout"]
+    frame_w = 1 + weights.answers * batch["answers"] if weights.answers else 1.0
     gaze = (gaze_w * gaze_loss(normaliser.denormalise(pred, layout), normaliser.denormalise(x0, layout), layout,
-                               mutual)).mean()
+                               mutual, frame_w)).mean()
     total = weights.motion * motion + weights.velocity * velocity + weights.gaze * gaze
     return {"loss": total, "motion": motion.detach(), "velocity": velocity.detach(), "gaze": gaze.detach()}

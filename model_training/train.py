@@ -61,6 +61,16 @@ def channel_weight(text: str) -> tuple[str, float]:
     return name, weight
 
 
+def non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
+    return value
+
+
 def setup_distributed() -> tuple[int, int, torch.device]:
     """(rank, world size, device); a plain single process when not started by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -99,7 +109,7 @@ def run_progress(step: int, steps: int, start: float, minutes: float | None, wor
 def train(args: argparse.Namespace) -> Path:
     rank, world, device = setup_distributed()
     torch.manual_seed(args.seed + rank)
-    convs = load_split(args.corpus, args.split, limit=args.limit)
+    convs = load_split(args.corpus, args.split, limit=args.limit, answers=args.answer_weight > 0)
     if args.init:
         base = load_checkpoint(args.init)
         cfg = ModelConfig.from_dict({**base.config.to_dict(), **ABLATIONS[args.ablation]})
@@ -115,7 +125,8 @@ def train(args: argparse.Namespace) -> Path:
     sampler = WindowSampler(convs, stats, window=args.window, seed=args.seed + 1000 * rank)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     weights = LossWeights(gaze=0.0 if args.ablation == "no_gaze_loss" else args.gaze_weight, snr_clip=args.snr_clip,
-                          channels=args.channel_weight, stream_levels=args.stream_levels)
+                          channels=args.channel_weight, stream_levels=args.stream_levels,
+                          answers=args.answer_weight)
     normaliser = motion_normaliser(stats).to(device)
     if rank == 0:
         print(f"training {count_parameters(model) / 1e6:.2f}M parameters on {len(convs)} conversations, "
@@ -156,7 +167,8 @@ def write(args, cfg: ModelConfig, ema: torch.nn.Module, stats: dict, step: int, 
             "corpus": str(args.corpus), "conversations": conversations, "ablation": args.ablation,
             "seconds": round(time.time() - start, 1), "seed": args.seed, "snr_clip": args.snr_clip,
             "init": args.init, "centre_on_layout": bool(stats["motion_layout_weights"].any()),
-            "channel_weights": args.channel_weight, "stream_levels": args.stream_levels}
+            "channel_weights": args.channel_weight, "stream_levels": args.stream_levels,
+            "answer_weight": args.answer_weight}
     return save_checkpoint(Checkpoint(cfg, ema.state_dict(), **stats, info=info), out)
 
 
@@ -183,6 +195,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "default 1, face channels 2), e.g. headPitch=4")
     p.add_argument("--stream-levels", type=float, default=0.0, metavar="SHARE",
                    help="share of the batch whose people get noise levels of their own (0: one level)")
+    p.add_argument("--answer-weight", type=non_negative, default=0.0, metavar="W",
+                   help="extra weight of head and gaze on the frames where a person answers the partner's "
+                        "glance (training_data.answer_frames): they weigh 1 + W (default 0)")
     p.add_argument("--centre-on-layout", action="store_true",
                    help="normalise head and gaze around the pose the layout gives (model_runtime/normalisation.py; "
                         "checkpoint format 2), not by plain statistics")

@@ -130,16 +130,25 @@ def test_a_listener_who_answers_the_speakers_glances_is_told_from_one_who_does_n
     assert a["glance_followed"] == 1.0 and b["glance_followed"] < 0.5
 
 
+@pytest.fixture(scope="module")
+def reactive_corpus(tmp_path_factory):
+    """Two synthetic training conversations (their listeners answer glances)."""
+    from model_training.corpus import writer
+    root = tmp_path_factory.mktemp("reactive")
+    writer.build_corpus(str(root), 2, seed=11, split="train", log=lambda *_: None)
+    return root
+
+
 @pytest.mark.slow       # synthesizes two conversations
-def test_the_partner_explains_the_answers_to_glances_and_nothing_else(tmp_path):
+def test_the_partner_explains_the_answers_to_glances_and_nothing_else(reactive_corpus):
     """model_training.partner_share: the listener's answers to glances are part of head pitch
     and gaze, a few per cent of it; head roll and the mouth owe the partner nothing (the lids
     do: they follow the gaze)."""
     from model_runtime.channels import MOTION_CHANNELS
     from model_training import partner_share
-    from model_training.corpus import dataset, writer
+    from model_training.corpus import dataset
     from model_training.evaluate import redrawn_target
-    writer.build_corpus(str(tmp_path), 2, seed=11, split="train", log=lambda *_: None)
+    tmp_path = reactive_corpus
     share = partner_share.partner_share(str(tmp_path))
     assert 0.0 < share["headPitch"] < 0.5 and 0.0 < share["gazePitch"] < 0.5
     assert share["headRoll"] == 0.0
@@ -150,3 +159,29 @@ def test_the_partner_explains_the_answers_to_glances_and_nothing_else(tmp_path):
     assert np.array_equal(answered[..., mouth], unanswered[..., mouth])
     assert not np.array_equal(answered, unanswered)
     assert np.array_equal(answered, redrawn_target(conv, frames, 0))
+
+
+@pytest.mark.slow       # synthesizes two conversations
+def test_answer_frames_are_where_a_listener_answers_and_unknown_ones_are_none(reactive_corpus):
+    """training_data.answer_frames (what ``train --answer-weight`` weighs): a person's answers to
+    the partner's glances begin while the partner speaks (a glance is answered while its
+    speaker holds the floor) and cover a minority of the frames; a capture, or a file whose
+    targets this code cannot draw again, marks none."""
+    from model_training.corpus import dataset
+    from model_training.training_data import answer_frames
+    near_speech = []
+    for path in dataset.list_conversations(reactive_corpus):
+        conv = dataset.load_conversation(path)
+        answers = answer_frames(conv)
+        assert answers.shape == conv["activity"].shape and set(np.unique(answers)) <= {0.0, 1.0}
+        assert answers.mean() < 0.6
+        partner_speaks = conv["activity"][::-1].astype(bool)
+        half_second = int(MODEL_FPS / 2)
+        for p in (0, 1):
+            onsets = np.flatnonzero(np.diff(np.r_[0.0, answers[p]]) > 0)
+            near_speech += [partner_speaks[p, max(0, i - half_second):i + half_second].any() for i in onsets]
+        capture = {**conv, "meta": {**conv["meta"], "source": "capture"}}
+        assert not answer_frames(capture).any()
+        other = {**conv, "motion": np.roll(conv["motion"], 25, axis=1)}
+        assert not answer_frames(other).any()
+    assert len(near_speech) >= 4 and np.mean(near_speech) > 0.8

@@ -187,12 +187,40 @@ def test_a_channel_weight_scales_that_channel_and_no_other_in_the_loss(channel):
         assert b == pytest.approx(expected * a, rel=1e-5)
 
 
+@pytest.mark.parametrize("channel", ["headPitch", "jawOpen"])
+def test_answer_frames_weigh_more_in_head_and_gaze_only(channel):
+    """``train --answer-weight 3``: on the frames where a person answers the partner's glance,
+    an error of head or gaze weighs 1 + 3 in the motion and velocity terms; the mouth keeps
+    its weight, and so does every frame that answers nothing."""
+    g = torch.Generator().manual_seed(4)
+    batch = {"motion": torch.randn(B, 2, T, MOTION_DIM, generator=g), "audio": torch.randn(B, T, A, generator=g),
+             "roles": torch.randint(0, 4, (B, 2, T), generator=g), "layout": torch.randn(B, 2, 7, generator=g)}
+    identity = MotionNormaliser(torch.zeros(MOTION_DIM), torch.ones(MOTION_DIM), torch.zeros(regressor_count(7), MOTION_DIM))
+    model = _OffByOne(batch["motion"], channel)
+
+    def terms(weight, answers):
+        losses = training_loss(model, {**batch, "answers": answers}, identity,
+                               LossWeights(gaze=0.0, cond_drop=0.0, answers=weight))
+        return losses["motion"].item(), losses["velocity"].item()
+
+    plain = terms(0.0, torch.ones(B, 2, T))
+    assert terms(3.0, torch.zeros(B, 2, T)) == pytest.approx(plain, rel=1e-6)
+    expected = 4.0 if channel == "headPitch" else 1.0
+    for a, b in zip(plain, terms(3.0, torch.ones(B, 2, T))):
+        assert b == pytest.approx(expected * a, rel=1e-5)
+    with pytest.raises(ValueError, match="answer frames"):
+        training_loss(model, batch, identity, LossWeights(gaze=0.0, cond_drop=0.0, answers=3.0))
+
+
 def test_train_refuses_a_channel_weight_it_cannot_read():
     from model_training.train import parse_args
     assert parse_args(["--corpus", "c", "--out", "o.pt", "--channel-weight", "headPitch=4"]).channel_weight == {"headPitch": 4.0}
     for bad in ("pitch=4", "headPitch", "headPitch=-1", "headPitch=nan"):
         with pytest.raises(SystemExit):
             parse_args(["--corpus", "c", "--out", "o.pt", "--channel-weight", bad])
+    for bad in ("-1", "nan", "inf", "x"):
+        with pytest.raises(SystemExit):
+            parse_args(["--corpus", "c", "--out", "o.pt", "--answer-weight", bad])
 
 
 def test_partner_use_is_zero_without_cross_stream_attention_and_not_with_it():

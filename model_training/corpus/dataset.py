@@ -123,3 +123,13 @@ def _split_of(path: Path) -> str:
         if "meta" not in z.files:
             return "unknown"
         return json.loads(str(z["meta"])).get("split", "capture")
+
+
+def stored_timing(conv: dict):
+    """The conversation's DialogueTiming read back from its phone timing (``meta.segments``),
+    or None for a file without it (a studio capture): what its targets can be drawn again from."""
+    from .timing import DialogueTiming
+    segments = conv["meta"].get("segments")
+    if not segments or not all(s.get("phones") for s in segments):
+        return None
+    return DialogueTiming.from_segments_json(segments, len(conv["mix"]) / conv["sample_rate"])

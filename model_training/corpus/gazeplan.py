@@ -152,11 +152,14 @@ def fixational(rng: np.random.Generator, conv: Conversation, at_partner: np.ndar
         i = int(math.ceil(t * fps))
         if i >= n:
             break
+        # both kinds of step are drawn every time, so that where the person looks changes
+        # the steps taken there and no later draw (the listener's answers: targets.py)
+        flip, on_eyes, elsewhere = rng.random(), rng.uniform((0.4, -0.3), (0.8, 0.2)), rng.normal(0.0, 1.0, 2)
         if at_partner[i]:
-            side = -side if rng.random() < 0.7 else side
-            cur = np.array([side * rng.uniform(0.4, 0.8), rng.uniform(-0.3, 0.2)]) * DEG
+            side = -side if flip < 0.7 else side
+            cur = np.array([side * on_eyes[0], on_eyes[1]]) * DEG
         else:
-            cur = rng.normal(0.0, 1.0, 2) * DEG
+            cur = elsewhere * DEG
         out[i:] = cur
         t += rng.uniform(0.35, 1.4)
     drift = np.stack([smooth_noise(rng, n, 0.3, fps), smooth_noise(rng, n, 0.3, fps)], 1)

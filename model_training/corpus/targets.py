@@ -35,8 +35,9 @@ def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_f
                  rng: np.random.Generator, fps: float = MODEL_FPS, answers: bool = True) -> np.ndarray:
     """Both people's motion targets: float32 (2, num_frames, MOTION_DIM) within the channel
     limits. Frame i is at time i / fps. Deterministic given the rng state. ``answers`` False
-    leaves out the listener's answers to the speaker's glances and changes nothing else (what
-    only the partner explains: model_training.partner_share)."""
+    leaves out the listener's answers to the speaker's glances and changes no other head, gaze
+    or mouth motion (the lids and blinks follow the gaze): what only the partner explains
+    (model_training.partner_share, training_data.answer_frames)."""
     num_frames = int(num_frames)
     seeds = rng.integers(0, 2 ** 63 - 1, size=(2, 6))
     if num_frames <= 0:

@@ -31,14 +31,27 @@ LAYOUTS = ("face_to_face", "side_by_side", "corner", "across_table")
 
 # --- one conversation ---------------------------------------------------------------------
 
+def conversation_streams(seed: int, split: str, index: int) -> tuple[np.random.Generator, ...]:
+    """The six random streams of one conversation: script, voices, augmentation, layout,
+    motion targets, level. Each is drawn from on its own, so one draw more in one of them
+    changes nothing in the others."""
+    ss = np.random.SeedSequence([int(seed), SPLITS.index(split), int(index)])
+    return tuple(np.random.default_rng(s) for s in ss.spawn(6))
+
+
+def target_stream(meta: dict) -> np.random.Generator:
+    """The random stream a synthetic conversation's motion targets were drawn from, as it was
+    before the first draw: to draw them again (without the listener's answers, say)."""
+    return conversation_streams(meta["seed"], meta["split"], meta["index"])[4]
+
+
 def build_conversation(seed: int, split: str, index: int, mix_augment: bool = True,
                        offscreen: float = 0.0) -> dict:
     """Everything one npz holds, as arrays, plus ``timing`` (the DialogueTiming). With
     probability ``offscreen`` the mix also holds an off-screen voice (``_offscreen_voice``)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
-    ss = np.random.SeedSequence([int(seed), SPLITS.index(split), int(index)])
-    r_script, r_voice, r_aug, r_layout, r_target, r_level = (np.random.default_rng(s) for s in ss.spawn(6))
+    r_script, r_voice, r_aug, r_layout, r_target, r_level = conversation_streams(seed, split, index)
     text_split = "train" if split == "train" else "heldout"
     script = make_script(r_script, text_split)
     va = sample_voice(r_voice, split)
