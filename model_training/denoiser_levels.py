@@ -15,6 +15,8 @@ sampler decide to look away; one whose yaw speed is far above people's leaves no
 person's partner is replaced by the partner of another window (noised alike), over the error
 with the true partner, minus 1 (``--partner-ahead D``: the partners at level t - D). A model
 without cross-stream attention scores 0 by construction; one that reads its partner, above 0.
+``on answers``: the same over the frames where a person answers the partner's glance
+(training_data.answer_frames), the frames where only the partner can tell what to do.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 2
     """One row per noise level (and the targets'): errors per channel group and behaviour."""
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model("cpu")
-    batch = WindowSampler(load_split(corpus), ckpt.stats(), window, seed=seed).batch(windows)
+    batch = WindowSampler(load_split(corpus, answers=True), ckpt.stats(), window, seed=seed).batch(windows)
     x0 = batch["motion"]
 
     def denormalised(x):
@@ -66,20 +68,23 @@ def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 2
             noisy = add_noise(x0, t, noise)
             estimate = model(noisy, t, batch["audio"], batch["roles"], batch["layout"])
             error = (estimate - x0) ** 2
+            overall, on_answers = partner_use(model, x0, noise, level, batch, partner_ahead)
             rows.append({"t": level, **{f"mse {name}": error[..., part].mean().item() for name, part in
                                         (("face", FACE_SLICE), ("head", HEAD_SLICE), ("gaze", GAZE_SLICE))},
-                         "partner use": partner_use(model, x0, noise, level, batch, partner_ahead),
+                         "partner use": overall, "on answers": on_answers,
                          **behaviour(denormalised(estimate), batch["layout"])})
     return rows
 
 
 def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batch: dict,
-                partner_ahead: float = 0.0) -> float:
+                partner_ahead: float = 0.0) -> tuple[float, float]:
     """Head and gaze error of each person's estimate at ``level`` with a stranger for a partner
     (the partner of the next window in the batch) over the error with the true partner, minus
-    1; the partners at ``level - partner_ahead`` (a model trained with levels per stream)."""
+    1, over all frames and over the frames where the person answers the partner's glance
+    (batch["answers"]: where only the partner can tell); the partners at ``level -
+    partner_ahead`` (a model trained with levels per stream)."""
     looking = slice(HEAD_SLICE.start, GAZE_SLICE.stop)
-    errors = []
+    errors = []                                  # (B, T) per person: true partner, then stranger
     for person in range(x0.shape[1]):
         others = [s for s in range(x0.shape[1]) if s != person]
         t = torch.full(x0.shape[:2], max(level - partner_ahead, 0.0))
@@ -89,14 +94,18 @@ def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batc
         stranger[:, others] = noisy.roll(1, dims=0)[:, others]
         for x in (noisy, stranger):
             est = model(x, t, batch["audio"], batch["roles"], batch["layout"])[:, person, :, looking]
-            errors.append(((est - x0[:, person, :, looking]) ** 2).mean().item())
-    true, foreign = sum(errors[0::2]), sum(errors[1::2])
-    return foreign / true - 1.0
+            errors.append(((est - x0[:, person, :, looking]) ** 2).mean(-1))
+    true, foreign = torch.stack(errors[0::2], 1), torch.stack(errors[1::2], 1)     # (B, S, T)
+    answers = batch["answers"]
+    on_answers = (foreign * answers).sum() / (true * answers).sum() - 1.0 if answers.any() else float("nan")
+    return (foreign.sum() / true.sum() - 1.0).item(), float(on_answers)
 
 
 def markdown(rows: list[dict]) -> str:
-    keys = ["t", "mse face", "mse head", "mse gaze", "partner use", "looks away", "yaw std", "yaw speed"]
-    cell = {"looks away": "{:.0%}", "yaw std": "{:.1f}°", "yaw speed": "{:.1f}°/s", "partner use": "{:+.1%}"}
+    keys = ["t", "mse face", "mse head", "mse gaze", "partner use", "on answers", "looks away", "yaw std",
+            "yaw speed"]
+    cell = {"looks away": "{:.0%}", "yaw std": "{:.1f}°", "yaw speed": "{:.1f}°/s", "partner use": "{:+.1%}",
+            "on answers": "{:+.1%}"}
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         lines.append("| " + " | ".join("–" if k not in r else cell.get(k, "{:.3f}").format(r[k])
