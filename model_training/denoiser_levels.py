@@ -108,7 +108,7 @@ def markdown(rows: list[dict]) -> str:
             "on answers": "{:+.1%}"}
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        lines.append("| " + " | ".join("–" if k not in r else cell.get(k, "{:.3f}").format(r[k])
+        lines.append("| " + " | ".join("–" if k not in r or r[k] != r[k] else cell.get(k, "{:.3f}").format(r[k])
                                        if not isinstance(r[k], str) else r[k] for k in keys) + " |")
     return "\n".join(lines)
 

@@ -97,7 +97,8 @@ def load_training_conversation(path: Path, answers: bool = False) -> Conversatio
     roles = role_tracks(activity)
     poses = conv["poses"]
     layout = conversation_layout(poses).numpy()
-    answered = cached(Path(path), ".answers.npy", lambda: answer_frames(conv))[:, :n] if answers else None
+    answered = cached(Path(path), ".answers.npy", lambda: answer_frames(conv),
+                      valid=lambda a: a.shape == motion.shape[:2])[:, :n] if answers else None
     return Conversation(feats[:n], motion[:, :n], roles, layout, answered)
 
 

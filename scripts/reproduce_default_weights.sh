@@ -24,7 +24,10 @@ $py -m model_training.train "${common[@]}" --steps 7249 --config v_prediction --
 # Then the v model learns that a voice is not a turn (an off-screen voice in 60 % of the mixes),
 # so that it may draw the face too above t = 0.7 (default.experts.json: "face_switch"), and
 # draws nods larger (head pitch weighs 8 in its loss): a fine-tune of 4,474 steps, batch 12,
-# 20 minutes on a 2-core CPU.
+# 20 minutes on a 2-core CPU. The shipped weights saw this corpus before a fix to the eyes'
+# fixational jitter (commit 2e816b8, the only change to the corpus since); the same fine-tune
+# on the corpus of today scores the same but for glances met by a look back, 79 / 71 % against
+# 82 / 80 % (docs/evaluation/OBJECTIVE.md, "A loss that weighs the answers": ctrl_two).
 $py -m model_training.corpus --out corpus_data/reactive_offscreen --conversations 300 --seed 11 --split train \
     --offscreen 0.6 --workers "$workers"
 $py -m model_training.train --corpus corpus_data/reactive_offscreen --init runs/high_noise_gpu.pt --snr-clip 0 \
