@@ -25,7 +25,8 @@ import math
 
 import torch
 
-from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, HEAD_YAW, LAYOUT_PARTNER_DIRECTION
+from model_runtime.channels import (FACE_SLICE, GAZE_SLICE, HEAD_AND_GAZE_SLICE, HEAD_SLICE, HEAD_YAW,
+                                    LAYOUT_PARTNER_DIRECTION)
 from model_runtime.checkpoint import load_checkpoint
 from model_runtime.diffusion import add_noise
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between
@@ -83,7 +84,6 @@ def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batc
     1, over all frames and over the frames where the person answers the partner's glance
     (batch["answers"]: where only the partner can tell); the partners at ``level -
     partner_ahead`` (a model trained with levels per stream)."""
-    looking = slice(HEAD_SLICE.start, GAZE_SLICE.stop)
     errors = []                                  # (B, T) per person: true partner, then stranger
     for person in range(x0.shape[1]):
         others = [s for s in range(x0.shape[1]) if s != person]
@@ -93,8 +93,8 @@ def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batc
         stranger = noisy.clone()
         stranger[:, others] = noisy.roll(1, dims=0)[:, others]
         for x in (noisy, stranger):
-            est = model(x, t, batch["audio"], batch["roles"], batch["layout"])[:, person, :, looking]
-            errors.append(((est - x0[:, person, :, looking]) ** 2).mean(-1))
+            est = model(x, t, batch["audio"], batch["roles"], batch["layout"])[:, person, :, HEAD_AND_GAZE_SLICE]
+            errors.append(((est - x0[:, person, :, HEAD_AND_GAZE_SLICE]) ** 2).mean(-1))
     true, foreign = torch.stack(errors[0::2], 1), torch.stack(errors[1::2], 1)     # (B, S, T)
     answers = batch["answers"]
     on_answers = (foreign * answers).sum() / (true * answers).sum() - 1.0 if answers.any() else float("nan")

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from model_runtime.channels import FACE_SLICE, GAZE_SLICE, HEAD_SLICE, LAYOUT_PARTNER_DIRECTION, channel_index
+from model_runtime.channels import (FACE_SLICE, GAZE_SLICE, HEAD_AND_GAZE_SLICE, HEAD_SLICE, LAYOUT_PARTNER_DIRECTION,
+                                    channel_index)
 from model_runtime.diffusion import add_noise, alpha_bar
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between, gaze_direction_of, head_rotation_of
 from model_runtime.model import NULL_ROLE, ConversationDenoiser
@@ -68,7 +69,7 @@ class LossWeights:
         if "answers" not in batch:
             raise ValueError("an answer weight needs batches with answer frames (load_split(answers=True))")
         head_gaze = torch.zeros_like(w)
-        head_gaze[HEAD_SLICE] = head_gaze[GAZE_SLICE] = 1.0
+        head_gaze[HEAD_AND_GAZE_SLICE] = 1.0
         return w * (1 + self.answers * batch["answers"][..., None] * head_gaze)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from model_runtime import features
-from model_runtime.channels import GAZE_SLICE, HEAD_SLICE, MOTION_DIM
+from model_runtime.channels import HEAD_AND_GAZE_SLICE, MOTION_DIM
 from model_runtime.geometry import conversation_layout
 from model_runtime.normalisation import MotionNormaliser, fit_normaliser
 from model_runtime.roles import role_tracks
@@ -73,8 +73,7 @@ def answer_frames(conv: dict) -> np.ndarray:
 
 def head_and_gaze_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(..., T) the largest change of any head or gaze angle (radians) from motion a to b."""
-    moved = np.abs(a - b)
-    return np.maximum(moved[..., HEAD_SLICE].max(-1), moved[..., GAZE_SLICE].max(-1))
+    return np.abs(a - b)[..., HEAD_AND_GAZE_SLICE].max(-1)
 
 
 def own_speech_envelopes(conv: dict, n: int) -> np.ndarray:
