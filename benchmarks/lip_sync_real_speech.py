@@ -4,6 +4,7 @@ each person). Both ways a user can give the audio: the stereo file (each voice i
 and the mono mix (both voices in one track; who speaks is diarized).
 
     .venv/bin/python benchmarks/lip_sync_real_speech.py [--folder ../shared/real-speech] [--seeds 3]
+        [--checkpoint runs/x0.pt]
 
 Prints a table of Pearson r per call, person and mode (mean over seeds); asserts nothing.
 """
@@ -36,6 +37,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--folder", type=Path, default=ROOT.parent / "shared" / "real-speech")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--checkpoint", help="weights to measure (default: the shipped ones)")
     args = p.parse_args()
     print("| call | person | mode | jaw ~ own speech r |")
     print("|---|---|---|---|")
@@ -45,7 +47,8 @@ def main() -> None:
         for mode, audio in (("stereo", stereo), ("mixed", ConversationAudio.from_file(str(args.folder / f"{call}.flac")))):
             rs = np.zeros((args.seeds, 2))
             for seed in range(args.seeds):
-                result = api.generate(audio, api.preset_layout("face_to_face"), api.GenerationSettings(seed=seed))
+                settings = api.GenerationSettings(seed=seed, checkpoint=args.checkpoint)
+                result = api.generate(audio, api.preset_layout("face_to_face"), settings)
                 jaws = [person.face_curve("jawOpen") for person in result.people]
                 pairs = [[jaw_r(jaws[i], own[j]) for j in range(2)] for i in range(2)]
                 # stereo: A is the left channel; the mix's diarization names the first voice

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from model_runtime.channels import MOTION_DIM
-from model_training.corpus import dataset, mixing, script, tts, writer
+from model_runtime.channels import MOTION_CHANNELS, MOTION_DIM
+from model_training.corpus import dataset, mixing, neural_tts, script, tts, visemes, writer
 from model_runtime.head_pose import HeadPose
 
 pytestmark = pytest.mark.skipif(not tts.espeak_available(), reason="libespeak-ng not installed")
@@ -297,3 +297,78 @@ def test_festival_gives_audio_with_phones():
     voice = tts.VoiceSpec("festival", "kal_diphone", "", 170, 40, 50)
     batch = tts.synthesize_many(["Hello there, how are you doing today?", "Okay."], voice)
     assert np.array_equal(batch[0][0], wave) and batch[0][1] == phones and len(batch[1][1]) >= 3
+
+
+needs_neural = pytest.mark.skipif(not neural_tts.available(), reason="onnxruntime or the neural voice not installed")
+NEURAL = tts.VoiceSpec("piper", neural_tts.VOICE_NAME, "", 170, 50, 50)
+
+
+def median_f0(wave: np.ndarray) -> float:
+    """Median pitch (Hz) of the loud 40 ms frames, from the autocorrelation peak in 60-400 Hz."""
+    f0s, n = [], 640
+    for a in range(0, len(wave) - n, n // 2):
+        x = wave[a:a + n] - wave[a:a + n].mean()
+        if np.sqrt(np.mean(x ** 2)) < 0.2 * np.abs(wave).max() / 3:
+            continue
+        ac = np.correlate(x, x, "full")[n - 1:]
+        lo, hi = SR // 400, SR // 60
+        f0s.append(SR / (lo + int(np.argmax(ac[lo:hi]))))
+    return float(np.median(f0s))
+
+
+@needs_neural
+def test_neural_voice_phone_timing_matches_the_audio():
+    wave, phones = tts.synthesize(TEXT, NEURAL)
+    check_phones(wave, phones, "ipa")
+    gaps = [(a.end, b.start) for a, b in zip(phones, phones[1:]) if b.start - a.end > 0.1]
+    assert len(gaps) >= 2, "the voice pauses at the comma and the question mark"
+    rms = frame_rms(wave)
+    for g0, g1 in gaps:
+        assert rms[int(g0 * 100) + 2:int(g1 * 100) - 2].max() < 0.05 * rms.max()
+    assert any(p.stress == 2 for p in phones)
+    # every letter it speaks has a mouth shape of its own (no fallback), and it is reproducible
+    spoken = {p.symbol for t in (TEXT, script.sentence(np.random.default_rng(0)))
+              for p in tts.synthesize(t, NEURAL)[1]}
+    assert spoken <= set(visemes.IPA_VISEMES) and {"h", "l", "ð"} <= spoken
+    again, _ = tts.synthesize(TEXT, NEURAL)
+    assert np.array_equal(wave, again)
+
+
+@needs_neural
+def test_neural_voice_pitch_moves_the_voice_not_its_timing():
+    low, p_low = tts.synthesize(TEXT, tts.VoiceSpec("piper", neural_tts.VOICE_NAME, "", 170, 20, 50))
+    high, p_high = tts.synthesize(TEXT, tts.VoiceSpec("piper", neural_tts.VOICE_NAME, "", 170, 90, 50))
+    assert median_f0(high) > 1.4 * median_f0(low)
+    assert abs(len(high) - len(low)) < 0.15 * len(low)
+    fast, _ = tts.synthesize(TEXT, tts.VoiceSpec("piper", neural_tts.VOICE_NAME, "", 220, 50, 50))
+    assert len(fast) < 0.9 * len(tts.synthesize(TEXT, NEURAL)[0])
+    assert [p.symbol for p in p_low] == [p.symbol for p in p_high]
+
+
+@needs_neural
+@pytest.mark.slow
+def test_neural_voices_change_who_speaks_not_the_conversation():
+    plain = writer.build_conversation(3, "train", 1)
+    neural = writer.build_conversation(3, "train", 1, neural=1.0)
+    voices = neural["meta"]["voices"]
+    assert [v["engine"] for v in voices] == ["piper", "piper"]
+    assert abs(voices[0]["pitch"] - voices[1]["pitch"]) >= 25
+    assert neural["meta"]["texts"] == plain["meta"]["texts"] and neural["meta"]["layout"] == plain["meta"]["layout"]
+    assert {s["alphabet"] for s in neural["meta"]["segments"]} == {"ipa"}
+    # the mouth targets follow each person's own sound
+    jaw = MOTION_CHANNELS.index("jawOpen")
+    for p in range(2):
+        x = neural["tracks"][p].astype(np.float32)
+        n = neural["motion"].shape[1]
+        hop = len(x) // n
+        env = np.sqrt(np.mean(x[:n * hop].reshape(n, hop) ** 2, axis=1))
+        assert np.corrcoef(neural["motion"][p, :, jaw], env)[0, 1] > 0.6
+
+
+@pytest.mark.parametrize("flag", ["--offscreen", "--neural"])
+def test_corpus_command_refuses_a_share_outside_0_to_1(flag, tmp_path, capsys):
+    from model_training.corpus.__main__ import main
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "c"), "--conversations", "1", flag, "1.5"])
+    assert e.value.code == 2 and f"{flag} must be between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

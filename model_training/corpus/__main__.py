@@ -1,5 +1,5 @@
 """Command line: ``python -m model_training.corpus --out DIR --conversations N --seed S
---split train|heldout|festival [--workers W] [--start I] [--offscreen P]``."""
+--split train|heldout|festival [--workers W] [--start I] [--offscreen P] [--neural P]``."""
 from __future__ import annotations
 
 import argparse
@@ -20,15 +20,19 @@ def main(argv=None) -> int:
     p.add_argument("--offscreen", type=float, default=0.0,
                    help="share of conversations whose mix also holds a voice no one on screen speaks "
                         "(default 0)")
+    p.add_argument("--neural", type=float, default=0.0,
+                   help="share of people who speak with the neural voice (Piper's joe, at their own "
+                        "pitch and pace) instead of an espeak-ng one (default 0)")
     args = p.parse_args(argv)
     if args.conversations < 1:
         p.error("--conversations must be at least 1")
-    if not 0.0 <= args.offscreen <= 1.0:
-        p.error("--offscreen must be between 0 and 1")
+    for name in ("offscreen", "neural"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            p.error(f"--{name} must be between 0 and 1")
     from .writer import build_corpus
     try:
         build_corpus(args.out, args.conversations, args.seed, args.split, args.workers, args.start,
-                     offscreen=args.offscreen)
+                     offscreen=args.offscreen, neural=args.neural)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

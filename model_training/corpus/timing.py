@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Phone:
-    symbol: str          # the synthesizer's phoneme mnemonic (espeak-ng or festival phone set)
+    symbol: str          # the synthesizer's phoneme: espeak-ng mnemonic, festival phone or IPA letter
     start: float
     end: float
     stress: int = 0      # 0 none, 1 secondary, 2 primary (as far as the synthesizer tells)
-    alphabet: str = "espeak"   # "espeak" or "festival": which phone set `symbol` is in
+    alphabet: str = "espeak"   # "espeak", "festival" or "ipa": which phone set `symbol` is in
 
 
 @dataclass

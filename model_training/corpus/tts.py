@@ -1,5 +1,6 @@
-"""Speech with exact phoneme timing: libespeak-ng through ctypes (training and held-out voices)
-and festival (evaluation only, the voice family the model never hears in training).
+"""Speech with exact phoneme timing: libespeak-ng through ctypes (training and held-out voices),
+a neural voice (neural_tts: Piper's joe, training only) and festival (evaluation only, the voice
+family the model never hears in training).
 
 ``synthesize(text, voice)`` returns ``(wave, phones)``: float32 mono at 16 kHz, trimmed to the
 speech (a few ms of margin), and :class:`~.timing.Phone` times in seconds from the clip start.
@@ -14,12 +15,14 @@ import re
 import shutil
 import subprocess
 import tempfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from model_runtime.timebase import SAMPLE_RATE
 
+from . import neural_tts
 from .timing import Phone
 
 LEAD_MARGIN_S = 0.01     # audio kept before the first phone
@@ -50,8 +53,8 @@ FESTIVAL_VOICES = ("kal_diphone",)
 class VoiceSpec:
     """One synthetic speaker: engine, base voice, variant and prosody settings."""
 
-    engine: str = "espeak"        # "espeak" or "festival"
-    base: str = "en-us"           # espeak language voice, or the festival voice name
+    engine: str = "espeak"        # "espeak", "piper" (neural_tts) or "festival"
+    base: str = "en-us"           # espeak language voice, the neural voice or the festival voice name
     variant: str = ""             # espeak variant (``+name``); empty for none
     rate: int = 170               # espeak words per minute (festival: 170 = stretch 1.0)
     pitch: int = 50               # espeak 0..100 (festival: mapped to a mean F0)
@@ -110,6 +113,13 @@ def synthesize(text: str, voice: VoiceSpec) -> tuple[np.ndarray, list[Phone]]:
         return _finish(text, voice, *_espeak(fresh=True).speak(text, voice))
     if voice.engine == "festival":
         return _finish(text, voice, *_festival_batch([text], voice)[0])
+    if voice.engine == "piper":
+        # The voice's noise from a stream of its own text and settings: the same line in the
+        # same voice sounds the same every time, as with espeak.
+        key = f"{voice.key}|{voice.rate}|{voice.pitch}|{voice.range}|{text}"
+        rng = np.random.default_rng(zlib.crc32(key.encode()))
+        return _finish(text, voice, *neural_tts.speak(text, voice.rate, voice.pitch, voice.range,
+                                                      _espeak().ipa, rng))
     raise ValueError(f"unknown TTS engine {voice.engine!r}")
 
 
@@ -168,6 +178,7 @@ _EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7
 _PARAM_RATE, _PARAM_PITCH, _PARAM_RANGE = 1, 3, 4
 _POS_CHARACTER, _CHARS_UTF8 = 1, 1
 _PHONEME_INPUT = 0x100           # espeakPHONEMES: [[...]] in the text is phoneme mnemonics
+_IPA = 0x02                      # espeak_TextToPhonemes: IPA letters instead of mnemonics
 _PAUSES = {"_", "_:", "_!", "_;", "_^_", "||", "|"}
 
 
@@ -248,18 +259,25 @@ class _Espeak:
         wave = wave.astype(np.float32) / 32768.0
         total_ms = len(wave) * 1000.0 / self.sample_rate
         phones = _phones_from_events(self._events, total_ms)
-        _apply_stress(phones, self.stress_marks(text))
+        _apply_stress(phones, self.phoneme_string(text))
         return wave, self.sample_rate, phones
 
-    def stress_marks(self, text: str) -> str:
-        """espeak's phoneme string of ``text`` (mnemonics with ' and , stress marks)."""
+    def phoneme_string(self, text: str, mode: int = 0) -> str:
+        """espeak's phoneme string of ``text`` (mnemonics with ' and , stress marks; IPA with
+        ``mode`` _IPA) in the current voice."""
         buf = ctypes.c_char_p(text.encode("utf-8"))
         parts = []
         while buf.value:
-            out = self.lib.espeak_TextToPhonemes(ctypes.byref(buf), _CHARS_UTF8, 0)
+            out = self.lib.espeak_TextToPhonemes(ctypes.byref(buf), _CHARS_UTF8, mode)
             if out:
                 parts.append(out.decode("utf-8", "replace"))
         return " ".join(parts)
+
+    def ipa(self, text: str) -> str:
+        """US English IPA of ``text``, as the neural voice reads it (it was trained on it)."""
+        if self.lib.espeak_SetVoiceByName(b"en-us") != 0:
+            raise ValueError("espeak-ng has no voice 'en-us'")
+        return self.phoneme_string(text, _IPA)
 
 
 def _phones_from_events(events: list[tuple[str, int]], total_ms: float) -> list[Phone]:

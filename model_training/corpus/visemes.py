@@ -3,7 +3,8 @@
 Phones come in espeak-ng mnemonics (ASCII: ``p b m f v T D s z S Z tS dZ k g N n l r w j h @
 3: a A: aI aU e eI I i: O: OI o oU u: U V {`` ...; stress ``'`` ``,`` and length ``:`` may be
 attached; other languages add more) or in festival's English phone sets (radio: ``aa ae ah ao
-aw ax ay eh er ey ih iy ow oy uh uw ... hh pau``; mrpa: ``ii uu oo @@ ai ei ou ...``).
+aw ax ay eh er ey ih iy ow oy uh uw ... hh pau``; mrpa: ``ii uu oo @@ ai ei ou ...``) or, from
+the neural voice, in IPA letters (one phone per letter: a diphthong is two).
 
 Coarticulation follows Cohen & Massaro (1993): every viseme segment exerts a dominance
 ``alpha * exp(-distance / tau)`` over time, per articulator group (jaw, lip closure, rounding,
@@ -153,6 +154,18 @@ _F_DIPH = {"aw": ("aa", "uh"), "ay": ("aa", "ih"), "ey": ("eh", "ih"), "ow": ("a
            "au": ("aa", "uh"), "ou": ("@", "uh"), "e@": ("e", "@"), "i@": ("i", "@"),
            "u@": ("u", "@")}
 
+IPA_VISEMES = {  # the neural voice's IPA letters (espeak-ng en-us), one phone per letter
+    "i": (IY, 0.18), "ɪ": (IY, 0.24), "ᵻ": (IY, 0.24), "e": (EH, 0.34), "ɛ": (EH, 0.4),
+    "æ": (AA, 0.52), "a": (AA, 0.58), "ɑ": (AA, 0.62), "ɒ": (AO, 0.52), "ɔ": (AO, 0.48),
+    "o": (AO, 0.36), "ʊ": (UW, 0.22), "u": (UW, 0.18), "y": (UW, 0.16), "ʌ": (AH, 0.44),
+    "ə": (AH, 0.26), "ɐ": (AH, 0.3), "ɜ": (AH, 0.3), "ɚ": (R, 0.22), "ø": (AO, 0.28),
+    "œ": (AO, 0.34), "ɘ": (AH, 0.28), "ɵ": (AH, 0.28),
+    "p": PBM, "b": PBM, "m": PBM, "f": FV, "v": FV, "θ": TH, "ð": TH, "t": TDNL, "d": TDNL,
+    "n": TDNL, "l": TDNL, "ɾ": TDNL, "ɫ": TDNL, "s": SZ, "z": SZ, "ʃ": SH, "ʒ": SH, "k": KG,
+    "ɡ": KG, "g": KG, "ŋ": KG, "x": KG, "ç": KG, "h": H, "ʔ": H, "ɹ": R, "r": R, "w": W,
+    "j": IY,
+}
+
 _STRIP = re.compile(r"[',%=:;#\-/^~!.|\"]")
 _DIPH_WEIGHTS = {2: (0.55, 0.45), 3: (0.4, 0.3, 0.3)}
 
@@ -180,6 +193,8 @@ def classify(symbol: str, alphabet: str = "espeak") -> list[tuple[str, float | N
     raw = symbol.strip()
     if raw.startswith("(") and raw.endswith(")"):
         return []            # espeak language-switch marker such as "(en)": not a sound
+    if alphabet == "ipa":
+        return [(*_as_key(IPA_VISEMES.get(raw, H)), 1.0)]
     if alphabet == "festival":
         s = re.sub(r"\d", "", raw.lower())
         if s in _F_DIPH:

@@ -21,6 +21,7 @@ from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames
 from . import mixing
 from .script import make_script, sentence, spoken_form
 from .timing import DialogueTiming
+from .neural_tts import VOICE_NAME as NEURAL_VOICE
 from .tts import VoiceSpec, sample_voice, synthesize, synthesize_many, voice_pool
 
 FORMAT_NAME = "talking-together-corpus"
@@ -46,9 +47,10 @@ def target_stream(meta: dict) -> np.random.Generator:
 
 
 def build_conversation(seed: int, split: str, index: int, mix_augment: bool = True,
-                       offscreen: float = 0.0) -> dict:
+                       offscreen: float = 0.0, neural: float = 0.0) -> dict:
     """Everything one npz holds, as arrays, plus ``timing`` (the DialogueTiming). With
-    probability ``offscreen`` the mix also holds an off-screen voice (``_offscreen_voice``)."""
+    probability ``offscreen`` the mix also holds an off-screen voice (``_offscreen_voice``);
+    with probability ``neural`` each person speaks with the neural voice (``_neural_voices``)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     r_script, r_voice, r_aug, r_layout, r_target, r_level = conversation_streams(seed, split, index)
@@ -56,6 +58,9 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
     script = make_script(r_script, text_split)
     va = sample_voice(r_voice, split)
     voices = (va, sample_voice(r_voice, split, avoid=va))
+    if neural > 0:
+        voices = _neural_voices(voices, neural, np.random.default_rng(
+            [int(seed), SPLITS.index(split), int(index), NEURAL_STREAM]))
     timing, tracks, person_augs = _speak_and_place(script, voices, r_aug)
     tracks = np.stack([mixing.finish_track(tracks[i], person_augs[i]) for i in range(2)])
     mix_aug = mixing.sample_mix_aug(r_aug) if mix_augment else mixing.MixAug()
@@ -106,6 +111,23 @@ def _speak_and_place(script, voices: tuple[VoiceSpec, VoiceSpec], rng: np.random
 
 
 OFFSCREEN_STREAM = 7     # the seed-sequence entry of the off-screen voice's draws
+NEURAL_STREAM = 8        # and of the neural voices'
+
+
+def _neural_voices(voices: tuple[VoiceSpec, VoiceSpec], share: float, rng: np.random.Generator):
+    """Each person speaks with the neural voice with probability ``share``, at a pitch, pace
+    and prosody of their own (neural_tts: pitch shifts formants too, so one voice gives men,
+    women and young people of sorts); two neural people are at least 25 apart in pitch. Its
+    own stream: every other draw of the conversation is the same either way."""
+    out = list(voices)
+    chosen = rng.random(2) < share
+    for p in np.flatnonzero(chosen):
+        pitch, other = int(rng.integers(20, 91)), out[1 - p]
+        if other.engine == "piper" and abs(pitch - other.pitch) < 25:
+            pitch = other.pitch + 35 if other.pitch <= 55 else other.pitch - 35
+        out[p] = VoiceSpec("piper", NEURAL_VOICE, "", rate=int(rng.integers(140, 206)), pitch=pitch,
+                           range=int(rng.integers(20, 91)))
+    return tuple(out)
 
 
 def _offscreen_voice(n: int, tracks: np.ndarray, split: str, voices, rng: np.random.Generator):
@@ -236,10 +258,10 @@ def save_conversation(path, mix: np.ndarray, motion: np.ndarray, activity: np.nd
 
 # --- a whole corpus -----------------------------------------------------------------------
 
-def _build_one(job: tuple[str, int, str, int, float]) -> tuple[str, float, float]:
-    out, seed, split, index, offscreen = job
+def _build_one(job: tuple[str, int, str, int, float, float]) -> tuple[str, float, float]:
+    out, seed, split, index, offscreen, neural = job
     t0 = time.perf_counter()
-    conv = build_conversation(seed, split, index, offscreen=offscreen)
+    conv = build_conversation(seed, split, index, offscreen=offscreen, neural=neural)
     name = f"conv_{index:05d}.npz"
     save_conversation(Path(out) / name, conv["mix"], conv["motion"], conv["activity"],
                       conv["poses"], conv["meta"], conv["tracks"])
@@ -252,13 +274,13 @@ def _init_worker() -> None:
 
 
 def build_corpus(out: str, conversations: int, seed: int, split: str, workers: int = 1,
-                 start: int = 0, log=print, offscreen: float = 0.0) -> dict:
+                 start: int = 0, log=print, offscreen: float = 0.0, neural: float = 0.0) -> dict:
     """Write ``conversations`` conversations and ``index.json`` into ``out``; returns the index."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     os.makedirs(out, exist_ok=True)
     previous = _previous_files(Path(out) / "index.json", split, seed)
-    jobs = [(out, seed, split, i, offscreen) for i in range(start, start + conversations)]
+    jobs = [(out, seed, split, i, offscreen, neural) for i in range(start, start + conversations)]
     t0, done, audio_s = time.perf_counter(), [], 0.0
     if workers <= 1:
         _init_worker()
@@ -278,10 +300,10 @@ def build_corpus(out: str, conversations: int, seed: int, split: str, workers: i
     elapsed = time.perf_counter() - t0
     index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "split": split, "seed": seed,
              "args": {"conversations": conversations, "start": start, "workers": workers,
-                      "offscreen": offscreen},
+                      "offscreen": offscreen, "neural": neural},
              "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "motion_channels": list(MOTION_CHANNELS),
              "voices": sorted(f"espeak:{b}+{v}" if split != "festival" else f"festival:{b}"
-                              for b, v in voice_pool(split)),
+                              for b, v in voice_pool(split)) + ([f"piper:{NEURAL_VOICE}"] if neural > 0 else []),
              "files": done, "run_audio_seconds": round(audio_s, 2),
              "run_build_seconds": round(elapsed, 2)}
     index["files"] = sorted(set(previous) | set(done))
