@@ -31,8 +31,8 @@ VOICE_NAME = "en_US-joe-medium"
 HOP = 256                      # samples per duration frame (VITS medium, 22.05 kHz)
 LATENT_CHANNELS = 192          # the decoder's noise is (1, this, frames)
 _DURATIONS = "/Ceil_output_0"  # the duration predictor's frame counts, one per phoneme id
-_CLAUSE = re.compile(r"([,.;:!?])")
-_PAUSE_MARKS = set(",.;:!?")
+_PAUSE_MARKS = ",.;:!?"
+_CLAUSE = re.compile(f"([{re.escape(_PAUSE_MARKS)}])")
 _NOT_PHONES = set("ˈˌː ") | {"^", "$", "_"}   # stress, length, word gap, padding: not a sound
 
 
@@ -104,11 +104,9 @@ def speak(text: str, rate: int, pitch: int, spread: int, phonemize,
     (170 = the voice's own pace), ``pitch`` 0..100 (50 = its own), ``spread`` 0..100 the
     prosody noise; ``phonemize(text) -> IPA`` is espeak-ng's en-us phonemizer."""
     session, id_map, sample_rate = _voice()
-    symbols = [c for c in unicodedata.normalize("NFD", ipa_clauses(text, phonemize)) if c in id_map]
-    ids = [id_map["^"][0], id_map["_"][0]]
-    for c in symbols:
-        ids += [id_map[c][0], id_map["_"][0]]
-    ids.append(id_map["$"][0])
+    letters = [c for c in unicodedata.normalize("NFD", ipa_clauses(text, phonemize)) if c in id_map]
+    symbols = ["^", "_"] + [x for c in letters for x in (c, "_")] + ["$"]   # Piper pads every letter
+    ids = [id_map[c][0] for c in symbols]
     shift = 2.0 ** ((pitch - 50) / 90.0)                   # pitch 20..90 -> x0.79..1.36
     length = 170.0 / max(rate, 1) * shift                   # drawn longer by the shift, played faster
     noise = 0.45 + 0.4 * spread / 100.0
@@ -118,8 +116,7 @@ def speak(text: str, rate: int, pitch: int, spread: int, phonemize,
              "noise_1": rng.standard_normal((1, LATENT_CHANNELS, _max_frames(len(ids), length))).astype(np.float32)}
     audio, frames = session.run(None, feeds)
     played_rate = int(round(sample_rate * shift / 50.0)) * 50  # a round rate: a quick resampling
-    phones = _phones(["^", "_"] + [x for c in symbols for x in (c, "_")] + ["$"],
-                     frames.reshape(-1).astype(np.int64), HOP / played_rate)
+    phones = _phones(symbols, frames.reshape(-1).astype(np.int64), HOP / played_rate)
     return audio.reshape(-1).astype(np.float32), played_rate, phones
 
 
