@@ -18,10 +18,9 @@ from model_runtime.head_pose import HeadPose
 from model_runtime.layouts import preset_layout
 from model_runtime.timebase import HOP, MODEL_FPS, SAMPLE_RATE, num_frames
 
-from . import mixing
+from . import casting, mixing
 from .script import make_script, sentence, spoken_form
 from .timing import DialogueTiming
-from .neural_tts import VOICE_NAME as NEURAL_VOICE
 from .tts import VoiceSpec, sample_voice, synthesize, synthesize_many, voice_pool
 
 FORMAT_NAME = "talking-together-corpus"
@@ -49,8 +48,8 @@ def target_stream(meta: dict) -> np.random.Generator:
 def build_conversation(seed: int, split: str, index: int, mix_augment: bool = True,
                        offscreen: float = 0.0, neural: float = 0.0) -> dict:
     """Everything one npz holds, as arrays, plus ``timing`` (the DialogueTiming). With
-    probability ``offscreen`` the mix also holds an off-screen voice (``_offscreen_voice``);
-    with probability ``neural`` each person speaks with the neural voice (``_neural_voices``)."""
+    probability ``offscreen`` the mix also holds an off-screen voice (``casting.offscreen_voice``);
+    with probability ``neural`` each person speaks with the neural voice (``casting.neural_voices``)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     r_script, r_voice, r_aug, r_layout, r_target, r_level = conversation_streams(seed, split, index)
@@ -59,15 +58,15 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
     va = sample_voice(r_voice, split)
     voices = (va, sample_voice(r_voice, split, avoid=va))
     if neural > 0:
-        voices = _neural_voices(voices, neural, np.random.default_rng(
-            [int(seed), SPLITS.index(split), int(index), NEURAL_STREAM]))
+        voices = casting.neural_voices(voices, neural, casting.own_stream(
+            seed, SPLITS.index(split), index, casting.NEURAL_STREAM))
     timing, tracks, person_augs = _speak_and_place(script, voices, r_aug)
     tracks = np.stack([mixing.finish_track(tracks[i], person_augs[i]) for i in range(2)])
     mix_aug = mixing.sample_mix_aug(r_aug) if mix_augment else mixing.MixAug()
     mix, offscreen_spans = mixing.mix_tracks(tracks), []
-    r_off = np.random.default_rng([int(seed), SPLITS.index(split), int(index), OFFSCREEN_STREAM])
-    if r_off.random() < offscreen:     # its own stream: every other draw is the same either way
-        voice, offscreen_spans = _offscreen_voice(len(mix), tracks, split, voices, r_off)
+    r_off = casting.own_stream(seed, SPLITS.index(split), index, casting.OFFSCREEN_STREAM)
+    if r_off.random() < offscreen:
+        voice, offscreen_spans = casting.offscreen_voice(len(mix), tracks, split, voices, r_off)
         mix = mix + voice
     mix = mixing.augment_mix(mix, mix_aug, r_aug, _babble_bank(split))
     scale = float(r_level.uniform(0.3, 0.95)) / max(
@@ -108,50 +107,6 @@ def _speak_and_place(script, voices: tuple[VoiceSpec, VoiceSpec], rng: np.random
     timing, tracks = mixing.place(script, clips[:n], bc_clips)
     timing, tracks = mixing.pad_to(timing, tracks, timing.duration + script.tail)
     return timing, tracks, augs
-
-
-OFFSCREEN_STREAM = 7     # the seed-sequence entry of the off-screen voice's draws
-NEURAL_STREAM = 8        # and of the neural voices'
-
-
-def _neural_voices(voices: tuple[VoiceSpec, VoiceSpec], share: float, rng: np.random.Generator):
-    """Each person speaks with the neural voice with probability ``share``, at a pitch, pace
-    and prosody of their own (neural_tts: pitch shifts formants too, so one voice gives men,
-    women and young people of sorts); two neural people are at least 25 apart in pitch. Its
-    own stream: every other draw of the conversation is the same either way."""
-    out = list(voices)
-    chosen = rng.random(2) < share
-    for p in np.flatnonzero(chosen):
-        pitch, other = int(rng.integers(20, 91)), out[1 - p]
-        if other.engine == "piper" and abs(pitch - other.pitch) < 25:
-            pitch = other.pitch + 35 if other.pitch <= 55 else other.pitch - 35
-        out[p] = VoiceSpec("piper", NEURAL_VOICE, "", rate=int(rng.integers(140, 206)), pitch=pitch,
-                           range=int(rng.integers(20, 91)))
-    return tuple(out)
-
-
-def _offscreen_voice(n: int, tracks: np.ndarray, split: str, voices, rng: np.random.Generator):
-    """(n,) a third voice that no one on screen speaks, and its spans for the metadata: 1-3
-    sentences of another voice of the split at random times (over a pause or over a turn), as
-    loud as the two people. Turns, activity and motion stay the two people's, so a model
-    learns that a voice is not a turn (an off-screen speaker, a turn an artist corrected)."""
-    voice = sample_voice(rng, split, avoid=voices[0])
-    for _ in range(20):                                    # never the voice of either person
-        if voice.key not in {v.key for v in voices}:
-            break
-        voice = sample_voice(rng, split, avoid=voices[0])
-    level = math.sqrt(mixing.active_power(tracks.sum(axis=0))) or 0.1
-    out, spans = np.zeros(n, np.float32), []
-    for _ in range(int(rng.integers(1, 4))):
-        wave, _ = synthesize(spoken_form(sentence(rng, "train" if split == "train" else "heldout"),
-                                         voice.engine), voice)
-        wave = wave[:n]
-        start = int(rng.integers(0, n - len(wave) + 1))
-        gain = level / (math.sqrt(mixing.active_power(wave)) + 1e-9) * float(rng.uniform(0.5, 1.0))
-        out[start:start + len(wave)] += wave * gain
-        spans.append({"start": round(start / SAMPLE_RATE, 3), "end": round((start + len(wave)) / SAMPLE_RATE, 3),
-                      "voice": voice.key})
-    return out, spans
 
 
 def _targets(timing: DialogueTiming, poses, frames: int, rng: np.random.Generator) -> np.ndarray:
@@ -303,7 +258,7 @@ def build_corpus(out: str, conversations: int, seed: int, split: str, workers: i
                       "offscreen": offscreen, "neural": neural},
              "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "motion_channels": list(MOTION_CHANNELS),
              "voices": sorted(f"espeak:{b}+{v}" if split != "festival" else f"festival:{b}"
-                              for b, v in voice_pool(split)) + ([f"piper:{NEURAL_VOICE}"] if neural > 0 else []),
+                              for b, v in voice_pool(split)) + ([f"piper:{casting.NEURAL_VOICE}"] if neural > 0 else []),
              "files": done, "run_audio_seconds": round(audio_s, 2),
              "run_build_seconds": round(elapsed, 2)}
     index["files"] = sorted(set(previous) | set(done))
