@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from model_runtime import features
+from model_runtime.atomic_write import write_file
 from model_runtime.channels import HEAD_AND_GAZE_SLICE, MOTION_DIM
 from model_runtime.geometry import conversation_layout
 from model_runtime.normalisation import MotionNormaliser, fit_normaliser
@@ -34,14 +35,19 @@ class Conversation:
 
 
 def cached(path: Path, suffix: str, compute, valid=lambda a: True) -> np.ndarray:
-    """``compute()`` saved beside the conversation file, read back while the file is older."""
+    """``compute()`` saved beside the conversation file, read back while the file is older.
+    Written whole or not at all (atomic_write), since two trainings on one corpus fill the
+    cache side by side; a cache that cannot be read is computed again."""
     cache = path.with_suffix(suffix)
     if cache.is_file() and cache.stat().st_mtime >= path.stat().st_mtime:
-        value = np.load(cache)
-        if valid(value):
+        try:
+            value = np.load(cache)
+        except (ValueError, OSError, EOFError):
+            value = None
+        if value is not None and valid(value):
             return value
     value = compute()
-    np.save(cache, value)
+    write_file(cache, lambda f: np.save(f, value))
     return value
 
 
@@ -63,7 +69,8 @@ def answer_frames(conv: dict) -> np.ndarray:
     if timing is None or conv["meta"].get("source") != "synthetic":
         return none
     draw = [make_targets(timing, conv["poses"], motion.shape[1], target_stream(conv["meta"]), fps=conv["fps"],
-                         answers=answers) for answers in (True, False)]
+                         answers=answers, mirroring=conv["meta"].get("mirroring", False))
+            for answers in (True, False)]
     # Head and gaze only: the mouth draws loudness the file does not store. The phone timing
     # is stored rounded, so a redraw may differ by a frame at a boundary.
     if np.mean(head_and_gaze_change(draw[0], motion) > 1e-3) > 0.01:
