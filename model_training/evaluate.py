@@ -62,7 +62,7 @@ def redrawn_target(conv: dict, n: int, seed: int, answers: bool = True) -> np.nd
     if timing is None:
         return None
     return make_targets(timing, conv["poses"], n, np.random.default_rng([seed, 104729]), fps=conv["fps"],
-                        answers=answers)
+                        answers=answers, mirroring=conv["meta"].get("mirroring", False))
 
 
 def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from model_runtime.channels import HEAD_PITCH, HEAD_SLICE
+from model_runtime.channels import HEAD_PITCH, HEAD_ROLL, HEAD_SLICE
 from model_runtime.geometry import HeadPose, gaze_error_to_target, looks_at, mutual_gaze
 from model_runtime.masks import bridge_gaps, runs
 from model_runtime.timebase import MODEL_FPS
@@ -35,6 +35,7 @@ CLOSE_TO_PEOPLE = (
     ("turn_end_at_partner", "... turn end", "{:.1%}"),
     ("handover_mutual_gaze", "mutual gaze at hand-over", "{:.1%}"),
     ("nod_sync", "nod synchrony r", "{:.3f}"),
+    ("tilt_mirroring", "tilt mirroring r", "{:.3f}"),
 )
 GAZE_WHEN_LOOKING = ("gaze_err_when_looking_deg", "gaze error where target looks at partner °", "{:.1f}")
 
@@ -44,6 +45,7 @@ MIN_PAUSE, MAX_PAUSE = 0.2, 1.5   # a pause inside a turn (s): a cue for a backc
 EDGE_S = 1.0                      # the first and last second of a turn
 MIN_TURN_S = 2.5                  # turns long enough to have a distinct start and end
 SYNC_LAG_S = 1.0
+MIRROR_LAG_S = 2.0
 
 
 def nod_speed(motion: np.ndarray) -> np.ndarray:
@@ -172,17 +174,33 @@ def mutual_gaze_at_handover(motion: np.ndarray, activity: np.ndarray, poses: tup
     return float(mutual[near].mean()) if near.any() else math.nan
 
 
+def peak_cross_correlation(a: np.ndarray, b: np.ndarray, max_lag_s: float) -> tuple[float, float]:
+    """The peak normalised cross-correlation of two (T,) signals (means removed) within
+    ``max_lag_s`` either way, and its lag in seconds (positive: b follows a)."""
+    a, b = (torch.as_tensor(x - x.mean()) for x in (a, b))
+    norm = float(a.norm() * b.norm())
+    if norm == 0:
+        return 0.0, 0.0
+    lags = range(-int(max_lag_s * MODEL_FPS), int(max_lag_s * MODEL_FPS) + 1)
+    corr = [float((a[:len(a) - k] * b[k:]).sum() if k >= 0 else (a[-k:] * b[:len(b) + k]).sum()) / norm for k in lags]
+    k = int(np.argmax(corr))
+    return corr[k], lags[k] / MODEL_FPS
+
+
 def nod_synchrony(motion: np.ndarray) -> dict[str, float]:
     """Peak normalised cross-correlation of the two people's head pitch speeds within a second
     of lag, and its lag in seconds (positive: B follows A)."""
-    a, b = (torch.as_tensor(x - x.mean()) for x in nod_speed(motion))
-    norm = float(a.norm() * b.norm())
-    if norm == 0:
-        return {"nod_sync": 0.0, "nod_sync_lag_s": 0.0}
-    lags = range(-int(SYNC_LAG_S * MODEL_FPS), int(SYNC_LAG_S * MODEL_FPS) + 1)
-    corr = [float((a[:len(a) - k] * b[k:]).sum() if k >= 0 else (a[-k:] * b[:len(b) + k]).sum()) / norm for k in lags]
-    k = int(np.argmax(corr))
-    return {"nod_sync": corr[k], "nod_sync_lag_s": lags[k] / MODEL_FPS}
+    r, lag = peak_cross_correlation(*nod_speed(motion), SYNC_LAG_S)
+    return {"nod_sync": r, "nod_sync_lag_s": lag}
+
+
+def tilt_mirroring(motion: np.ndarray) -> float:
+    """Peak cross-correlation of one person's head roll with the mirror image of the other's
+    (minus it) within MIRROR_LAG_S: listeners who take on the speaker's tilt as in a mirror
+    (corpus/reactions.py) score high; the side of a speaker's tilt is not in the audio, so
+    only a model that reads the partner can."""
+    roll = np.degrees(motion[:, :, HEAD_SLICE][..., HEAD_ROLL])
+    return peak_cross_correlation(-roll[0], roll[1], MIRROR_LAG_S)[0]
 
 
 def gaze_error_where_target_looks(pred: np.ndarray, target: np.ndarray, poses: tuple[HeadPose, HeadPose]) -> float:
@@ -202,4 +220,5 @@ def interaction_metrics(pred: np.ndarray, target: np.ndarray, activity: np.ndarr
     return {**listener_response(pred, activity), **glance_response(pred, activity, poses),
             **turn_gaze(pred, activity, poses),
             "handover_mutual_gaze": mutual_gaze_at_handover(pred, activity, poses), **nod_synchrony(pred),
+            "tilt_mirroring": tilt_mirroring(pred),
             "gaze_err_when_looking_deg": gaze_error_where_target_looks(pred, target, poses)}

@@ -91,6 +91,20 @@ def test_heads_nodding_together_are_in_synchrony_at_their_lag():
     assert interaction.nod_synchrony(independent)["nod_sync"] < 0.5
 
 
+def test_a_listener_who_mirrors_the_speakers_tilt_is_told_from_one_who_copies_or_ignores_it():
+    rng = np.random.default_rng(2)
+    roll = channel_index("headRoll")
+    tilts = np.convolve(rng.standard_normal(T + 50), np.hanning(50) / 10, mode="valid")[:T]
+    mirror = np.zeros((2, T, MOTION_DIM), np.float32)
+    mirror[0, :, roll] = np.radians(3) * tilts
+    mirror[1, 25:, roll] = -0.5 * mirror[0, :-25, roll]          # B mirrors A one second later
+    same_side, ignoring = mirror.copy(), mirror.copy()
+    same_side[1, :, roll] *= -1
+    ignoring[1, :, roll] = np.radians(3) * np.roll(tilts, T // 2)
+    assert interaction.tilt_mirroring(mirror) > 0.8
+    assert interaction.tilt_mirroring(same_side) < 0.3 and interaction.tilt_mirroring(ignoring) < 0.3
+
+
 def test_gaze_error_counts_only_where_the_target_looks_at_the_partner():
     poses, act = preset_layout("face_to_face"), turns()
     target = looking_at_partner(np.zeros((2, T, MOTION_DIM), np.float32), poses)

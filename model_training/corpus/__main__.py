@@ -1,5 +1,5 @@
 """Command line: ``python -m model_training.corpus --out DIR --conversations N --seed S
---split train|heldout|festival [--workers W] [--start I] [--offscreen P] [--neural P]``."""
+--split train|heldout|festival [--workers W] [--start I] [--offscreen P] [--neural P] [--mirroring]``."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,9 @@ def main(argv=None) -> int:
     p.add_argument("--neural", type=float, default=0.0,
                    help="share of people who speak with the neural voice (Piper's joe, at their own "
                         "pitch and pace) instead of an espeak-ng one (default 0)")
+    p.add_argument("--mirroring", action="store_true",
+                   help="listeners mirror the speaker's head tilt, a second or so later (measured, "
+                        "not in the shipped weights' corpus)")
     args = p.parse_args(argv)
     if args.conversations < 1:
         p.error("--conversations must be at least 1")
@@ -32,7 +35,8 @@ def main(argv=None) -> int:
     from .writer import build_corpus
     try:
         build_corpus(args.out, args.conversations, args.seed, args.split, args.workers, args.start,
-                     offscreen=args.offscreen, neural=args.neural)
+                     offscreen=args.offscreen, neural=args.neural,
+                     mirroring=args.mirroring)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

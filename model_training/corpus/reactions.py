@@ -9,19 +9,26 @@ then the listener reacts to the speaker's motion, which the audio does not revea
 - gaze following (Kendon 1967; Argyle & Cook 1976): a listener who is looking away when the
   speaker's glance arrives looks back within a few hundred milliseconds, so mutual gaze forms
   again; the speaker's glance, not the words, sets when.
-Speakers' glances come from their own random gaze plan, so the timing is the partner's alone.
+- mirroring (Chartrand & Bargh 1999; Louwerse et al. 2012, who found head movements matched
+  between partners at lags of about a second): a listener slowly takes on the speaker's head
+  tilt as in a mirror, each person with a gain and lag of their own.
+Speakers' glances come from their own random gaze plan, and their tilts' sides from their own
+random head motion, so the timing and the side are the partner's alone.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .behaviour import DEG, Conversation
+from .behaviour import DEG, Conversation, lowpass
 
 GLANCE_NOD_P = 0.7              # share of the speaker's glances a listener answers with a nod
 NOD_LAG = (0.2, 0.5)            # s after the glance begins
 FOLLOW_P = 0.85                 # share of glances a listener looking away follows back
 FOLLOW_LAG = (0.15, 0.4)        # s
 SACCADE_S = 0.06
+MIRROR_GAIN = (0.3, 0.7)        # share of the speaker's tilt the listener takes on
+MIRROR_LAG = (0.5, 1.2)         # s
+MIRROR_TAU = 0.4                # s: the listener's tilt follows slowly
 
 
 def glance_onsets(speaker: int, conv: Conversation, at_partner: np.ndarray) -> list[float]:
@@ -67,3 +74,17 @@ def follow_glances(offset: np.ndarray, at_partner: np.ndarray, glances: list[flo
         offset[a:b] *= np.clip(1.0 - (k + 1) / ramp, 0.0, 1.0)[:, None]
         at_partner[a:b] = k + 1 >= ramp
     return offset, at_partner
+
+
+def mirror_tilts(rolls: np.ndarray, listening: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Both people's head rolls (2, T) with the listener's mirroring the speaker's: while
+    listening (weights in [0, 1], (2, T)), each adds minus a share of the partner's roll of a
+    lag before, smoothed (a tilt to the speaker's right is answered by one to the listener's
+    left, as in a mirror). Each person mirrors the partner's own roll, not the mirrored one."""
+    out = rolls.copy()
+    for p in (0, 1):
+        lag = int(round(rng.uniform(*MIRROR_LAG) * fps))
+        gain = rng.uniform(*MIRROR_GAIN)
+        seen = np.concatenate([np.full(lag, rolls[1 - p, 0]), rolls[1 - p, :len(rolls[1 - p]) - lag]])
+        out[p] -= gain * lowpass(seen * listening[p], MIRROR_TAU, fps)
+    return out

@@ -15,14 +15,14 @@ from dataclasses import replace
 import numpy as np
 
 from model_runtime.blinks import blink_curve
-from model_runtime.channels import GAZE_PITCH, MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
+from model_runtime.channels import GAZE_PITCH, HEAD_LIMITS, HEAD_ROLL, MODEL_FACE_CHANNELS, MOTION_DIM, clip_motion, pack_motion
 from model_runtime.head_pose import HeadPose
 from model_runtime.timebase import MODEL_FPS
 
-from .behaviour import (DEG, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
+from .behaviour import (DEG, MODE_LISTEN, MODE_SPEAK, Conversation, Style, analyse, blink_times, envelope, head_motion,
                         lowpass, sample_style, smooth_noise)
 from .gazeplan import fixational, gaze_directions_rest, gaze_in_head, partner_angles, plan_gaze
-from .reactions import answering_nods, follow_glances, glance_onsets
+from .reactions import answering_nods, follow_glances, glance_onsets, mirror_tilts
 from .timing import DialogueTiming
 from .visemes import AH, VisemeSegment, viseme_curves, viseme_segments
 
@@ -32,12 +32,14 @@ JAW_KNEE = 0.5          # above this, jaw opening saturates softly toward MAX_JA
 
 
 def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_frames: int,
-                 rng: np.random.Generator, fps: float = MODEL_FPS, answers: bool = True) -> np.ndarray:
+                 rng: np.random.Generator, fps: float = MODEL_FPS, answers: bool = True,
+                 mirroring: bool = False) -> np.ndarray:
     """Both people's motion targets: float32 (2, num_frames, MOTION_DIM) within the channel
     limits. Frame i is at time i / fps. Deterministic given the rng state. ``answers`` False
     leaves out the listener's answers to the speaker's glances and changes no other head, gaze
     or mouth motion (the lids and blinks follow the gaze): what only the partner explains
-    (model_training.partner_share, training_data.answer_frames)."""
+    (model_training.partner_share, training_data.answer_frames). ``mirroring``: listeners
+    mirror the speaker's head tilt (reactions.mirror_tilts), one of the answers."""
     num_frames = int(num_frames)
     seeds = rng.integers(0, 2 ** 63 - 1, size=(2, 6))
     if num_frames <= 0:
@@ -51,20 +53,26 @@ def make_targets(timing: DialogueTiming, poses: tuple[HeadPose, HeadPose], num_f
     # the listener answers the speaker's glances (reactions.py): drawn from a stream of its own
     # so that everything else a seed gives stays as it was
     r_react = np.random.default_rng(rng.integers(0, 2 ** 63 - 1))
+    r_mirror = np.random.default_rng(rng.integers(0, 2 ** 63 - 1)) if mirroring else None
     glances = [glance_onsets(p, conv, plans[p].at_partner) for p in (0, 1)]
     nods = [answering_nods(glances[1 - p], r_react) if answers else [] for p in (0, 1)]
     for p in (0, 1) if answers else ():
         offset, at = follow_glances(plans[p].offset, plans[p].at_partner, glances[1 - p], fps, r_react)
         plans[p] = replace(plans[p], offset=offset, at_partner=at)
+    heads = np.stack([head_motion(p, conv, angles[p], plans[p], rngs[p][3], styles[p], extra_nods=nods[p])
+                      for p in (0, 1)])
+    if answers and mirroring:
+        listening = np.stack([lowpass((conv.mode[p] == MODE_LISTEN).astype(float), 0.3, fps) for p in (0, 1)])
+        heads[..., HEAD_ROLL] = mirror_tilts(heads[..., HEAD_ROLL], listening, fps, r_mirror)
+        heads[..., HEAD_ROLL] = np.clip(heads[..., HEAD_ROLL], *HEAD_LIMITS["headRoll"])
     for p in (0, 1):
         r_style, r_mouth, r_gaze, r_head, r_blink, r_face = rngs[p]
-        style, plan, (py, pp) = styles[p], plans[p], angles[p]
+        style, plan, (py, pp), head = styles[p], plans[p], angles[p], heads[p]
 
         face = {name: np.zeros(num_frames) for name in MODEL_FACE_CHANNELS}
         for name, curve in mouth_curves(p, timing, num_frames, fps, r_mouth, style).items():
             face[name] += curve
 
-        head = head_motion(p, conv, (py, pp), plan, r_head, style, extra_nods=nods[p])
         jitter = fixational(r_gaze, conv, plan.at_partner)
         gaze = gaze_in_head(gaze_directions_rest(py, pp, plan.offset + jitter), head)
 

@@ -46,10 +46,11 @@ def target_stream(meta: dict) -> np.random.Generator:
 
 
 def build_conversation(seed: int, split: str, index: int, mix_augment: bool = True,
-                       offscreen: float = 0.0, neural: float = 0.0) -> dict:
+                       offscreen: float = 0.0, neural: float = 0.0, mirroring: bool = False) -> dict:
     """Everything one npz holds, as arrays, plus ``timing`` (the DialogueTiming). With
     probability ``offscreen`` the mix also holds an off-screen voice (``casting.offscreen_voice``);
-    with probability ``neural`` each person speaks with the neural voice (``casting.neural_voices``)."""
+    with probability ``neural`` each person speaks with the neural voice (``casting.neural_voices``);
+    ``mirroring``: listeners mirror the speaker's head tilt (``reactions.mirror_tilts``)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     r_script, r_voice, r_aug, r_layout, r_target, r_level = conversation_streams(seed, split, index)
@@ -73,7 +74,7 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
         np.abs(mix).max(), np.abs(tracks).max(), np.abs(tracks.sum(0)).max(), 1e-6)
     poses, layout = sample_layout(r_layout)
     frames = num_frames(len(mix))
-    motion = _targets(timing, poses, frames, r_target)
+    motion = _targets(timing, poses, frames, r_target, mirroring)
     meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "seed": int(seed), "index": int(index),
             "split": split, "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "source": "synthetic",
             "voices": [v.to_json() for v in voices], "texts": script.texts(), "layout": layout,
@@ -82,6 +83,8 @@ def build_conversation(seed: int, split: str, index: int, mix_augment: bool = Tr
             "segments": segments_json(timing)}
     if offscreen_spans:
         meta["offscreen"] = offscreen_spans
+    if mirroring:
+        meta["mirroring"] = True
     return {"mix": to_int16(mix * scale), "tracks": to_int16(tracks * scale), "motion": motion,
             "activity": activity_from_timing(timing, frames), "poses": poses_array(poses),
             "meta": meta, "timing": timing}
@@ -109,13 +112,14 @@ def _speak_and_place(script, voices: tuple[VoiceSpec, VoiceSpec], rng: np.random
     return timing, tracks, augs
 
 
-def _targets(timing: DialogueTiming, poses, frames: int, rng: np.random.Generator) -> np.ndarray:
+def _targets(timing: DialogueTiming, poses, frames: int, rng: np.random.Generator,
+             mirroring: bool) -> np.ndarray:
     try:
         from .targets import make_targets
     except ImportError as e:
         raise RuntimeError("model_training/corpus/targets.py (make_targets) is missing: the corpus "
                            "cannot be built without motion targets") from e
-    motion = np.asarray(make_targets(timing, poses, frames, rng), dtype=np.float32)
+    motion = np.asarray(make_targets(timing, poses, frames, rng, mirroring=mirroring), dtype=np.float32)
     if motion.shape != (2, frames, MOTION_DIM):
         raise ValueError(f"make_targets returned {motion.shape}, expected {(2, frames, MOTION_DIM)}")
     return motion
@@ -213,10 +217,11 @@ def save_conversation(path, mix: np.ndarray, motion: np.ndarray, activity: np.nd
 
 # --- a whole corpus -----------------------------------------------------------------------
 
-def _build_one(job: tuple[str, int, str, int, float, float]) -> tuple[str, float, float]:
-    out, seed, split, index, offscreen, neural = job
+def _build_one(job: tuple[str, int, str, int, float, float, bool]) -> tuple[str, float, float]:
+    out, seed, split, index, offscreen, neural, mirroring = job
     t0 = time.perf_counter()
-    conv = build_conversation(seed, split, index, offscreen=offscreen, neural=neural)
+    conv = build_conversation(seed, split, index, offscreen=offscreen, neural=neural,
+                              mirroring=mirroring)
     name = f"conv_{index:05d}.npz"
     save_conversation(Path(out) / name, conv["mix"], conv["motion"], conv["activity"],
                       conv["poses"], conv["meta"], conv["tracks"])
@@ -229,13 +234,14 @@ def _init_worker() -> None:
 
 
 def build_corpus(out: str, conversations: int, seed: int, split: str, workers: int = 1,
-                 start: int = 0, log=print, offscreen: float = 0.0, neural: float = 0.0) -> dict:
+                 start: int = 0, log=print, offscreen: float = 0.0, neural: float = 0.0,
+                 mirroring: bool = False) -> dict:
     """Write ``conversations`` conversations and ``index.json`` into ``out``; returns the index."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     os.makedirs(out, exist_ok=True)
     previous = _previous_files(Path(out) / "index.json", split, seed)
-    jobs = [(out, seed, split, i, offscreen, neural) for i in range(start, start + conversations)]
+    jobs = [(out, seed, split, i, offscreen, neural, mirroring) for i in range(start, start + conversations)]
     t0, done, audio_s = time.perf_counter(), [], 0.0
     if workers <= 1:
         _init_worker()
@@ -255,7 +261,7 @@ def build_corpus(out: str, conversations: int, seed: int, split: str, workers: i
     elapsed = time.perf_counter() - t0
     index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "split": split, "seed": seed,
              "args": {"conversations": conversations, "start": start, "workers": workers,
-                      "offscreen": offscreen, "neural": neural},
+                      "offscreen": offscreen, "neural": neural, "mirroring": mirroring},
              "sample_rate": SAMPLE_RATE, "fps": MODEL_FPS, "motion_channels": list(MOTION_CHANNELS),
              "voices": sorted(f"espeak:{b}+{v}" if split != "festival" else f"festival:{b}"
                               for b, v in voice_pool(split)) + ([f"piper:{casting.NEURAL_VOICE}"] if neural > 0 else []),
