@@ -17,6 +17,8 @@ with the true partner, minus 1 (``--partner-ahead D``: the partners at level t -
 without cross-stream attention scores 0 by construction; one that reads its partner, above 0.
 ``on answers``: the same over the frames where a person answers the partner's glance
 (training_data.answer_frames), the frames where only the partner can tell what to do.
+``roll``: the same on head roll alone, which a listener who mirrors the speaker's tilt takes
+from the partner (corpus --mirroring).
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ import math
 
 import torch
 
-from model_runtime.channels import (FACE_SLICE, GAZE_SLICE, HEAD_AND_GAZE_SLICE, HEAD_SLICE, HEAD_YAW,
-                                    LAYOUT_PARTNER_DIRECTION)
+from model_runtime.channels import (FACE_SLICE, GAZE_SLICE, HEAD_AND_GAZE_SLICE, HEAD_ROLL, HEAD_SLICE,
+                                    HEAD_YAW, LAYOUT_PARTNER_DIRECTION)
 from model_runtime.checkpoint import load_checkpoint
 from model_runtime.diffusion import add_noise
 from model_runtime.geometry import LOOK_AT_TOLERANCE_DEG, angle_between
@@ -36,6 +38,7 @@ from .objective import local_gaze_rays
 from .training_data import WindowSampler, load_split
 
 LEVELS = (0.9, 0.7, 0.5, 0.3, 0.15, 0.05)
+HEAD_ROLL_IN_HEAD_AND_GAZE = HEAD_SLICE.start + HEAD_ROLL - HEAD_AND_GAZE_SLICE.start
 
 
 def behaviour(motion: torch.Tensor, layout: torch.Tensor) -> dict[str, float]:
@@ -69,22 +72,22 @@ def level_table(checkpoint: str, corpus: str, windows: int = 16, window: int = 2
             noisy = add_noise(x0, t, noise)
             estimate = model(noisy, t, batch["audio"], batch["roles"], batch["layout"])
             error = (estimate - x0) ** 2
-            overall, on_answers = partner_use(model, x0, noise, level, batch, partner_ahead)
             rows.append({"t": level, **{f"mse {name}": error[..., part].mean().item() for name, part in
                                         (("face", FACE_SLICE), ("head", HEAD_SLICE), ("gaze", GAZE_SLICE))},
-                         "partner use": overall, "on answers": on_answers,
+                         **partner_use(model, x0, noise, level, batch, partner_ahead),
                          **behaviour(denormalised(estimate), batch["layout"])})
     return rows
 
 
 def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batch: dict,
-                partner_ahead: float = 0.0) -> tuple[float, float]:
+                partner_ahead: float = 0.0) -> dict[str, float]:
     """Head and gaze error of each person's estimate at ``level`` with a stranger for a partner
     (the partner of the next window in the batch) over the error with the true partner, minus
-    1, over all frames and over the frames where the person answers the partner's glance
-    (batch["answers"]: where only the partner can tell); the partners at ``level -
-    partner_ahead`` (a model trained with levels per stream)."""
-    errors = []                                  # (B, T) per person: true partner, then stranger
+    1: over all frames, over the frames where the person answers the partner's glance
+    (batch["answers"]: where only the partner can tell), and on head roll alone (what a
+    listener who mirrors the speaker's tilt takes from the partner: corpus --mirroring); the
+    partners at ``level - partner_ahead`` (a model trained with levels per stream)."""
+    errors = []                                  # (B, T, C) per person: true partner, then stranger
     for person in range(x0.shape[1]):
         others = [s for s in range(x0.shape[1]) if s != person]
         t = torch.full(x0.shape[:2], max(level - partner_ahead, 0.0))
@@ -94,18 +97,20 @@ def partner_use(model, x0: torch.Tensor, noise: torch.Tensor, level: float, batc
         stranger[:, others] = noisy.roll(1, dims=0)[:, others]
         for x in (noisy, stranger):
             est = model(x, t, batch["audio"], batch["roles"], batch["layout"])[:, person, :, HEAD_AND_GAZE_SLICE]
-            errors.append(((est - x0[:, person, :, HEAD_AND_GAZE_SLICE]) ** 2).mean(-1))
-    true, foreign = torch.stack(errors[0::2], 1), torch.stack(errors[1::2], 1)     # (B, S, T)
-    answers = batch["answers"]
+            errors.append((est - x0[:, person, :, HEAD_AND_GAZE_SLICE]) ** 2)
+    true, foreign = torch.stack(errors[0::2], 1), torch.stack(errors[1::2], 1)     # (B, S, T, C)
+    answers = batch["answers"][..., None]
     on_answers = (foreign * answers).sum() / (true * answers).sum() - 1.0 if answers.any() else float("nan")
-    return (foreign.sum() / true.sum() - 1.0).item(), float(on_answers)
+    roll = HEAD_ROLL_IN_HEAD_AND_GAZE
+    return {"partner use": (foreign.sum() / true.sum() - 1.0).item(), "on answers": float(on_answers),
+            "roll": (foreign[..., roll].sum() / true[..., roll].sum() - 1.0).item()}
 
 
 def markdown(rows: list[dict]) -> str:
-    keys = ["t", "mse face", "mse head", "mse gaze", "partner use", "on answers", "looks away", "yaw std",
-            "yaw speed"]
+    keys = ["t", "mse face", "mse head", "mse gaze", "partner use", "on answers", "roll", "looks away",
+            "yaw std", "yaw speed"]
     cell = {"looks away": "{:.0%}", "yaw std": "{:.1f}°", "yaw speed": "{:.1f}°/s", "partner use": "{:+.1%}",
-            "on answers": "{:+.1%}"}
+            "on answers": "{:+.1%}", "roll": "{:+.1%}"}
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         lines.append("| " + " | ".join("–" if k not in r or r[k] != r[k] else cell.get(k, "{:.3f}").format(r[k])
