@@ -3,9 +3,11 @@
 # listeners also mirror the speaker's head tilt (corpus --mirroring, reactions.mirror_tilts: the
 # side of a tilt is not in the audio, so only the partner's motion shows it), the shipped x0
 # model fine-tuned on it twice at one budget, with and without cross-stream attention, then
-# both evaluated on held-out espeak and festival conversations of the same corpus, 3 seeds.
-# About 1 h 10 min on a 2-core CPU (corpora 4 min, the two fine-tunes side by side 40 min,
-# evaluation 20 min). Results: docs/evaluation/OBJECTIVE.md, "Mirroring".
+# both evaluated on held-out espeak and festival conversations of the same corpus, 3 seeds;
+# then the shipped v model fine-tuned alike (with off-screen voices, as it was) and each paired
+# with its x0 model, as the shipped pair is. About 1 h 50 min on a 2-core CPU (corpora 8 min,
+# the x0 fine-tunes side by side 40 min, the v ones 28 min, evaluations 10-15 min each).
+# Results: docs/evaluation/OBJECTIVE.md, "Mirroring", and docs/evaluation/mirroring/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
@@ -16,6 +18,7 @@ corpus() { $py -m model_training.corpus --mirroring --workers 2 "$@"; }
 corpus --out "$out/train" --conversations 300 --seed 11 --split train
 corpus --out "$out/heldout" --conversations 24 --seed 12 --split heldout
 corpus --out "$out/festival" --conversations 24 --seed 3 --split festival
+corpus --out "$out/train_offscreen" --conversations 300 --seed 11 --split train --offscreen 0.6
 for ablation in none no_cross_stream; do     # one thread each, side by side
   OMP_NUM_THREADS=1 $py -m model_training.train --corpus "$out/train" --out "$out/finetune_$ablation.pt" \
       --init model_runtime/weights/default.pt --ablation "$ablation" --window 256 --batch 12 \
@@ -26,3 +29,18 @@ $py -m model_training.evaluate --corpus "$out/heldout" --corpus "$out/festival" 
     --model "two_stream=$out/finetune_none.pt" --model "one_stream=$out/finetune_no_cross_stream.pt" \
     --model shipped=model_runtime/weights/default.pt --seeds 3 --compare two_stream \
     --out "$out/report" "$@"
+for ablation in none no_cross_stream; do
+  OMP_NUM_THREADS=1 $py -m model_training.train --corpus "$out/train_offscreen" --out "$out/v_$ablation.pt" \
+      --init model_runtime/weights/default_high_noise.pt --ablation "$ablation" --snr-clip 0 --window 256 \
+      --batch 12 --steps 2000 --lr 5e-4 --channel-weight headPitch=8 --log-every 100 > "$out/v_$ablation.log" 2>&1 &
+done
+wait
+for arm in two:none one:no_cross_stream; do      # x0 + v pairs, switched as the shipped pair is
+  cp "$out/finetune_${arm#*:}.pt" "$out/pair_${arm%%:*}.pt"
+  printf '{"high_noise": "v_%s.pt", "switch": 0.3, "face_switch": 0.7}\n' "${arm#*:}" > "$out/pair_${arm%%:*}.experts.json"
+done
+$py -m model_training.evaluate --corpus "$out/heldout" --corpus "$out/festival" \
+    --model "pair_two=$out/pair_two.pt" --model "pair_one=$out/pair_one.pt" \
+    --model shipped=model_runtime/weights/default.pt --seeds 3 --compare pair_two \
+    --out "$out/report_pairs" "$@"
+$py benchmarks/lip_sync_real_speech.py --checkpoint "$out/pair_two.pt"
