@@ -14,12 +14,8 @@ steps=${STEPS:-2000}
 mkdir -p "$out"
 $py -m model_training.corpus --out "$out/train" --conversations 300 --seed 11 --split train --workers 2
 $py -m model_training.corpus --out "$out/heldout" --conversations 24 --seed 12 --split heldout --workers 2
-for ablation in none no_cross_stream; do     # one thread each, side by side
-  OMP_NUM_THREADS=1 $py -m model_training.train --corpus "$out/train" --out "$out/finetune_$ablation.pt" \
-      --init model_runtime/weights/default.pt --ablation "$ablation" --window 256 --batch 12 \
-      --steps "$steps" --lr 5e-4 --log-every 100 > "$out/finetune_$ablation.log" 2>&1 &
-done
-wait
+scripts/train_both_arms.sh "$out/train" model_runtime/weights/default.pt "$out/finetune" \
+    --window 256 --batch 12 --steps "$steps" --lr 5e-4
 $py -m model_training.evaluate --corpus "$out/heldout" --corpus corpus_data/heldout --corpus corpus_data/festival \
     --model "two_stream=$out/finetune_none.pt" --model "one_stream=$out/finetune_no_cross_stream.pt" \
     --model shipped_default=model_runtime/weights/default.pt --seeds 3 --compare two_stream \

@@ -19,22 +19,14 @@ corpus --out "$out/train" --conversations 300 --seed 11 --split train
 corpus --out "$out/heldout" --conversations 24 --seed 12 --split heldout
 corpus --out "$out/festival" --conversations 24 --seed 3 --split festival
 corpus --out "$out/train_offscreen" --conversations 300 --seed 11 --split train --offscreen 0.6
-for ablation in none no_cross_stream; do     # one thread each, side by side
-  OMP_NUM_THREADS=1 $py -m model_training.train --corpus "$out/train" --out "$out/finetune_$ablation.pt" \
-      --init model_runtime/weights/default.pt --ablation "$ablation" --window 256 --batch 12 \
-      --steps "$steps" --lr 5e-4 --log-every 100 > "$out/finetune_$ablation.log" 2>&1 &
-done
-wait
+scripts/train_both_arms.sh "$out/train" model_runtime/weights/default.pt "$out/finetune" \
+    --window 256 --batch 12 --steps "$steps" --lr 5e-4
 $py -m model_training.evaluate --corpus "$out/heldout" --corpus "$out/festival" \
     --model "two_stream=$out/finetune_none.pt" --model "one_stream=$out/finetune_no_cross_stream.pt" \
     --model shipped=model_runtime/weights/default.pt --seeds 3 --compare two_stream \
     --out "$out/report" "$@"
-for ablation in none no_cross_stream; do
-  OMP_NUM_THREADS=1 $py -m model_training.train --corpus "$out/train_offscreen" --out "$out/v_$ablation.pt" \
-      --init model_runtime/weights/default_high_noise.pt --ablation "$ablation" --snr-clip 0 --window 256 \
-      --batch 12 --steps 2000 --lr 5e-4 --channel-weight headPitch=8 --log-every 100 > "$out/v_$ablation.log" 2>&1 &
-done
-wait
+scripts/train_both_arms.sh "$out/train_offscreen" model_runtime/weights/default_high_noise.pt "$out/v" \
+    --snr-clip 0 --window 256 --batch 12 --steps 2000 --lr 5e-4 --channel-weight headPitch=8
 for arm in two:none one:no_cross_stream; do      # x0 + v pairs, switched as the shipped pair is
   cp "$out/finetune_${arm#*:}.pt" "$out/pair_${arm%%:*}.pt"
   printf '{"high_noise": "v_%s.pt", "switch": 0.3, "face_switch": 0.7}\n' "${arm#*:}" > "$out/pair_${arm%%:*}.experts.json"
