@@ -63,11 +63,18 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
                       rng: np.random.Generator, keep_out: np.ndarray | None = None) -> np.ndarray:
     """One person's motion (T, D) with blinks added up to ``per_minute``; roles (T,);
     ``keep_out`` (T,) bool marks frames where no blink may start."""
+    wanted = int(round(per_minute * motion.shape[0] / fps / 60.0))
+    return add_blinks(motion, roles, fps, wanted, rng, keep_out)
+
+
+def add_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, wanted: int,
+               rng: np.random.Generator, keep_out: np.ndarray | None = None) -> np.ndarray:
+    """complement_blinks with the number of blinks wanted in the span given as a count."""
     n = motion.shape[0]
     duration = n / fps
     closure = motion[:, BLINK_CHANNELS].max(axis=1)
     existing = blink_onsets(closure, fps)
-    missing = int(round(per_minute * duration / 60.0)) - len(existing)
+    missing = wanted - len(existing)
     if missing <= 0:
         return motion
     gap = int(round(MIN_GAP_S * fps))
@@ -103,6 +110,13 @@ def block_size(fps: float, block_s: float = BLOCK_S) -> tuple[int, int]:
     return max(int(round(block_s * fps)), 1), int(round(MIN_GAP_S * fps))
 
 
+def blinks_due(frame: int, fps: float, per_minute: float) -> int:
+    """Blinks wanted before ``frame``. A block wants blinks_due(end) - blinks_due(start): the
+    blocks add up to the rate asked for, where rounding each block's own share would not
+    (17 a minute in 20-s blocks is 5.67 a block, rounded to 6: 18 a minute)."""
+    return int(round(per_minute * frame / fps / 60.0))
+
+
 def complement_block(motion: np.ndarray, roles: np.ndarray, lo: int, a: int, b: int, n: int, k: int,
                      fps: float, per_minute: float, seed: tuple) -> np.ndarray:
     """Block k, frames [a, b) of n, with blinks topped up: (b - a, D). ``motion`` and ``roles``
@@ -115,7 +129,8 @@ def complement_block(motion: np.ndarray, roles: np.ndarray, lo: int, a: int, b: 
     keep_out[:a - lo + (gap // 2 if a > 0 else 0)] = True
     keep_out[b - lo - (gap // 2 if b < n else 0):] = True
     rng = np.random.default_rng([abs(int(s)) for s in seed] + [k])
-    part = complement_blinks(motion, roles, fps, per_minute * (b - a) / (hi - lo), rng, keep_out)
+    wanted = blinks_due(b, fps, per_minute) - blinks_due(a, fps, per_minute)
+    part = add_blinks(motion, roles, fps, wanted, rng, keep_out)
     return part[a - lo:b - lo]
 
 

@@ -1,7 +1,8 @@
 """Blinks: the model's own are kept; the runtime adds natural ones where people blink."""
 import numpy as np
 
-from model_runtime.blinks import BLINK_CHANNELS, MIN_GAP_S, blink_onsets, complement_blinks
+from model_runtime.blinks import (BLINK_CHANNELS, MIN_GAP_S, blink_onsets, complement_blinks,
+                                  complement_blinks_in_blocks)
 from model_runtime.channels import MOTION_DIM, ROLE_LISTENING, ROLE_SPEAKING
 
 FPS = 25.0
@@ -45,3 +46,12 @@ def test_added_blinks_favour_the_start_of_own_turns():
         hits += sum(np.abs(onsets - s).min() <= 1 for s in starts)
     # by chance about 14 * 3 frames / 1500 * 17 blinks ~ 0.5 per run; turn starts get ~7
     assert hits / 5 > 4
+
+
+def test_blocks_add_up_to_the_rate_asked_for_not_a_rounded_one():
+    # 20-s blocks hold 5.67 blinks at 17 a minute; rounding each block to 6 made it 18 a minute.
+    minutes = 10
+    motion = np.zeros((int(minutes * 60 * FPS), MOTION_DIM), np.float32)
+    roles = np.full(len(motion), ROLE_LISTENING)
+    out = complement_blinks_in_blocks(motion, roles, FPS, 17.0, seed=(1, 0))
+    assert len(blink_onsets(out[:, BLINK_CHANNELS[0]], FPS)) == 17 * minutes
