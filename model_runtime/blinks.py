@@ -15,7 +15,10 @@ import numpy as np
 from .channels import (GAZE_PITCH, GAZE_SLICE, GAZE_YAW, HEAD_PITCH, HEAD_SLICE, HEAD_YAW, ROLE_BOTH, ROLE_SPEAKING,
                        channel_index)
 
-NATURAL_PER_MINUTE = 17.0       # adults in conversation: ~15-20 (Bentivoglio et al. 1997)
+# Adults in conversation blink ~15-20 times a minute (Bentivoglio et al. 1997); the corpus's
+# people, counted as blink_onsets counts, blink 15.3-16.4 (docs/evaluation/OBJECTIVE.md,
+# "Guidance per axis"), so the complement aims at 16 and the models' own extras stay near people's.
+NATURAL_PER_MINUTE = 16.0
 MIN_GAP_S = 0.7
 BLOCK_S = 20.0                  # blinks are topped up per block: an edit moves only nearby ones
 CLOSED = 0.5                    # eyeBlink weight above which the eye counts as shut

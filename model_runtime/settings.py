@@ -29,6 +29,9 @@ class GenerationSettings:
     guidance: float = 2.0
     # ... and of the face: lips are closest to people's at low guidance, so the face keeps its own
     face_guidance: float = 1.5
+    # Head yaw, head pitch and gaze each take their measured share of the guidance above 1
+    # (pipeline.AXIS_GUIDANCE_SHARES); off: one scale for all of head and gaze.
+    guidance_per_axis: bool = True
     eta: float = 0.0               # fresh noise per sampler step: 0 deterministic DDIM, 1 ancestral
     # Where the steps fall (sampling.ddim_timesteps): above 1 more at high noise, where the
     # conversation is decided. 1.5 brings the shipped pair's looking away and nodding close to

@@ -77,12 +77,23 @@ def plot_example(example: dict, path: Path, methods: list[str]) -> None:
     plt.close(fig)
 
 
+def guidance_axes(settings) -> str:
+    """How the head and gaze guidance falls on each axis, for the report's settings line."""
+    if not settings.guidance_per_axis:
+        return ", one scale"
+    from model_runtime.channels import MOTION_DIM, channel_index
+    from model_runtime.pipeline import AXIS_GUIDANCE_SHARES, channel_guidance
+    scales = channel_guidance(settings, MOTION_DIM)
+    return ": " + ", ".join(f"{name} {float(scales[channel_index(name)]):.2g}" for name in AXIS_GUIDANCE_SHARES)
+
+
 def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str, list[str]], real: dict | None,
                  command: str, seconds: float, settings) -> None:
     parts = ["# Evaluation report", "",
              f"Made by `{command}` in {seconds / 60:.1f} minutes on CPU.", "",
              f"Generation settings as a user gets them: {settings.steps} sampler steps, guidance "
-             f"{settings.guidance} (head and gaze) and {settings.face_guidance} (face), sampler noise eta {settings.eta:g}, "
+             f"{settings.guidance} (head and gaze{guidance_axes(settings)}) and {settings.face_guidance} (face), "
+             f"sampler noise eta {settings.eta:g}, "
              f"step spacing {settings.step_spacing:g}, exact eye contact within {settings.gaze_lock_degrees:g}°, blinks complemented "
              f"to {settings.blinks_per_minute:g} a minute (`blinks / min` shows the result; 0 shows the "
              "models' own).", "",

@@ -13,6 +13,7 @@ lip-sync tool does).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from dataclasses import replace
@@ -24,6 +25,7 @@ import torch
 from model_runtime import features
 from model_runtime.audio import ConversationAudio
 from model_runtime.channels import MOTION_DIM, ROLE_BOTH, ROLE_SPEAKING, channel_index
+from model_runtime.errors import TalkingTogetherError
 from model_runtime.layouts import preset_layout
 from model_runtime.pipeline import conversation_conditions, load_model, sample_motion
 from model_runtime.settings import GenerationSettings
@@ -93,10 +95,10 @@ def aggregate(rows: list[dict]) -> dict:
     return out
 
 
-def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSettings, seeds: int,
+def evaluate_corpus(corpus: str, models: dict[str, str], settings: dict[str, GenerationSettings], seeds: int,
                     limit: int | None, log) -> tuple[dict, dict, dict]:
     """Metrics per method on one corpus folder (every seed scored, then averaged), the rows per
-    conversation and seed, and curves of its first conversation."""
+    conversation and seed, and curves of its first conversation. ``settings``: each model's."""
     rows: dict[str, list[dict]] = {"target": [], "target_redrawn": [], "audio_energy": [], **{m: [] for m in models}}
     diversity: dict[str, list[float]] = {m: [] for m in models}
     redrawn_diversity: list[float] = []
@@ -122,7 +124,8 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: GenerationSet
         for name in preds:
             rows[name].append({**score(preds[name], conv, env), "frames": n, "conv": k})
         for name, path_m in models.items():
-            samples = [generate_motion(path_m, feats, roles, conv["poses"], settings, s) for s in range(seeds)]
+            samples = [generate_motion(path_m, feats, roles, conv["poses"], settings[name], s)
+                       for s in range(seeds)]
             preds[name] = samples[0]
             diversity[name].append(metrics.diversity(samples))
             rows[name] += [{**score(sample, conv, env), "frames": n, "conv": k} for sample in samples]
@@ -172,6 +175,27 @@ def evaluate_real_speech(folder: str, model: str, settings: GenerationSettings) 
             "role_acc_turn": float(np.mean([r["role_acc_turn"] for r in results]))}
 
 
+def model_settings(settings: GenerationSettings, models: dict[str, str],
+                   overrides: list[str]) -> dict[str, GenerationSettings]:
+    """Each model's settings: ``settings`` with its own NAME:FIELD=VALUE overrides."""
+    fields = {f.name: f.type for f in dataclasses.fields(GenerationSettings)}
+    changes: dict[str, dict] = {name: {} for name in models}
+    for item in overrides:
+        name, _, assignment = item.partition(":")
+        field, _, value = assignment.partition("=")
+        if name not in models or field not in fields or not value:
+            raise ValueError(f"--setting {item!r}: want NAME:FIELD=VALUE with a --model NAME and a field "
+                             f"of GenerationSettings")
+        kind = fields[field]
+        if kind in (bool, "bool"):
+            if value.lower() not in ("0", "1", "false", "true", "off", "on"):
+                raise ValueError(f"--setting {item!r}: {field} is on or off")
+            changes[name][field] = value.lower() in ("1", "true", "on")
+        else:
+            changes[name][field] = int(value) if kind in (int, "int") else float(value)
+    return {name: replace(settings, **changes[name]).checked() for name in models}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model_training.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,6 +215,9 @@ def main(argv=None) -> int:
                    help="gaze this close to the partner's eyes is made exact eye contact (0: never)")
     p.add_argument("--blinks-per-minute", type=float, default=GenerationSettings.blinks_per_minute,
                    help="the runtime's blink complement (0: the models' own blinks only)")
+    p.add_argument("--setting", action="append", default=[], metavar="NAME:FIELD=VALUE",
+                   help="one model's own generation setting, e.g. flat:guidance_per_axis=0 (repeatable): "
+                        "two sampler settings of one checkpoint compared, paired, in one run")
     p.add_argument("--limit", type=int, help="at most this many conversations per corpus")
     p.add_argument("--compare", action="append",
                    help="model compared with every other method, with bootstrap intervals (repeatable; "
@@ -203,6 +230,10 @@ def main(argv=None) -> int:
     settings = GenerationSettings(steps=args.steps, guidance=args.guidance, face_guidance=args.face_guidance,
                                   eta=args.eta, step_spacing=args.step_spacing, device="cpu",
                                   blinks_per_minute=args.blinks_per_minute, gaze_lock_degrees=args.gaze_lock_degrees)
+    try:
+        per_model = model_settings(settings, models, args.setting)
+    except (ValueError, TalkingTogetherError) as exc:
+        p.error(str(exc))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -211,11 +242,12 @@ def main(argv=None) -> int:
         label = Path(corpus).name
         if label in results:            # two folders of the same name: tell them apart
             label = f"{Path(corpus).parent.name}_{label}"
-        results[label], examples[label], rows = evaluate_corpus(corpus, models, settings, args.seeds, args.limit, print)
+        results[label], examples[label], rows = evaluate_corpus(corpus, models, per_model, args.seeds, args.limit, print)
         names = args.compare or [next(iter(models))]
         comparisons[label] = ([comparison_table(rows, name) for name in names]
                               + [closeness_table(rows, name, CLOSE_TO_PEOPLE) for name in names])
-    real = evaluate_real_speech(args.real_speech, next(iter(models.values())), settings) if args.real_speech else None
+    first = next(iter(models))
+    real = evaluate_real_speech(args.real_speech, models[first], per_model[first]) if args.real_speech else None
     from .eval_report import write_report
     command = "python -m model_training.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     (out / "results.json").write_text(json.dumps({"corpora": results, "real_speech": real}, indent=1))

@@ -45,7 +45,7 @@ def test_the_result_says_how_it_was_sampled(example_audio):
     """A result file carries the settings that made it, so a studio can make it again."""
     settings = GenerationSettings(**{**FAST.__dict__, "step_spacing": 1.0, "seed": 7})
     result = generate(example_audio, preset_layout("face_to_face"), settings)
-    for key in ("seed", "steps", "guidance", "face_guidance", "eta", "step_spacing"):
+    for key in ("seed", "steps", "guidance", "face_guidance", "guidance_per_axis", "eta", "step_spacing"):
         assert result.meta[key] == getattr(settings, key)
     assert not np.allclose(result.people[0].head, generate(example_audio, preset_layout("face_to_face"),
                            GenerationSettings(**{**settings.__dict__, "step_spacing": 1.5})).people[0].head)

@@ -94,13 +94,32 @@ def test_guidance_per_channel_guides_each_channel_by_its_own_scale():
 
     def one_call(guidance):
         return WindowedDenoiser(model, audio, roles, layout, 32, 8, guidance=guidance, windows_per_call=2)(x, 0.6)
-    per_channel = channel_guidance(GenerationSettings(guidance=2.0, face_guidance=1.5), MOTION_DIM)
+    per_channel = channel_guidance(GenerationSettings(guidance=2.0, face_guidance=1.5, guidance_per_axis=False),
+                                   MOTION_DIM)
     split, face, head = one_call(per_channel), one_call(1.5), one_call(2.0)
     torch.testing.assert_close(split[..., FACE_SLICE], face[..., FACE_SLICE])
     torch.testing.assert_close(split[..., HEAD_AND_GAZE_SLICE], head[..., HEAD_AND_GAZE_SLICE])
     assert not torch.allclose(face[..., HEAD_AND_GAZE_SLICE], head[..., HEAD_AND_GAZE_SLICE], atol=1e-3)
     # all ones is off: one conditional pass, as the scalar 1
     assert torch.equal(one_call(torch.ones(MOTION_DIM)), one_call(1.0))
+
+
+def test_expressiveness_guides_each_head_and_gaze_axis_by_its_share_and_1_is_off_for_all():
+    """Per axis (pipeline.AXIS_GUIDANCE_SHARES): at the default the head turns less and nods and
+    the eyes move more than at one scale; 1 turns guidance off everywhere; none goes negative."""
+    from model_runtime.channels import FACE_SLICE, channel_index
+    from model_runtime.pipeline import channel_guidance
+    from model_runtime.settings import GenerationSettings
+
+    def at(guidance, name):
+        return float(channel_guidance(GenerationSettings(guidance=guidance), MOTION_DIM)[channel_index(name)])
+    assert at(2.0, "headYaw") < at(2.0, "headRoll") == 2.0 < at(2.0, "headPitch") < at(2.0, "gazeYaw")
+    assert at(2.0, "gazeYaw") == at(2.0, "gazePitch")
+    assert at(3.0, "headYaw") > at(2.0, "headYaw")            # Expressiveness still raises every axis
+    assert torch.equal(channel_guidance(GenerationSettings(guidance=1.0, face_guidance=1.0), MOTION_DIM),
+                       torch.ones(MOTION_DIM))
+    low = channel_guidance(GenerationSettings(guidance=0.0, face_guidance=1.5), MOTION_DIM)
+    assert low.min() >= 0.0 and torch.all(low[FACE_SLICE] == 1.5)
 
 
 @pytest.mark.parametrize("eta, spacing", [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (0.0, 1.5), (1.0, 1.5)])

@@ -62,6 +62,23 @@ def test_fine_tuning_keeps_the_config_and_evaluation_writes_a_report(corpus, tmp
     assert (report / "example_heldout.png").stat().st_size > 10_000
 
 
+def test_evaluation_gives_each_model_its_own_settings_and_refuses_bad_ones():
+    """evaluate --setting NAME:FIELD=VALUE: one checkpoint under two sampler settings, paired."""
+    from model_runtime.errors import TalkingTogetherError
+    from model_runtime.settings import GenerationSettings
+    from model_training.evaluate import model_settings
+    models = {"per_axis": "w.pt", "one_scale": "w.pt"}
+    base = GenerationSettings(device="cpu")
+    got = model_settings(base, models, ["one_scale:guidance_per_axis=off", "one_scale:steps=4"])
+    assert got["per_axis"] == base.checked()
+    assert got["one_scale"].guidance_per_axis is False and got["one_scale"].steps == 4
+    for bad in ("nobody:steps=4", "per_axis:no_such_field=1", "per_axis:guidance_per_axis=maybe", "per_axis:steps="):
+        with pytest.raises(ValueError):
+            model_settings(base, models, [bad])
+    with pytest.raises(TalkingTogetherError):
+        model_settings(base, models, ["per_axis:guidance=99"])
+
+
 def test_an_ablation_fine_tunes_from_a_full_model_leaving_out_only_what_it_switches_off():
     from dataclasses import replace
 
