@@ -186,13 +186,17 @@ def model_settings(settings: GenerationSettings, models: dict[str, str],
         if name not in models or field not in fields or not value:
             raise ValueError(f"--setting {item!r}: want NAME:FIELD=VALUE with a --model NAME and a field "
                              f"of GenerationSettings")
-        kind = fields[field]
-        if kind in (bool, "bool"):
+        kind = str(fields[field])          # "bool", "int", "float", "str | None", ... (postponed annotations)
+        if kind == "bool":
             if value.lower() not in ("0", "1", "false", "true", "off", "on"):
                 raise ValueError(f"--setting {item!r}: {field} is on or off")
             changes[name][field] = value.lower() in ("1", "true", "on")
+        elif kind == "int":
+            changes[name][field] = int(value)
+        elif kind.startswith("float"):
+            changes[name][field] = float(value)
         else:
-            changes[name][field] = int(value) if kind in (int, "int") else float(value)
+            changes[name][field] = value
     return {name: replace(settings, **changes[name]).checked() for name in models}
 
 

@@ -69,10 +69,13 @@ def test_evaluation_gives_each_model_its_own_settings_and_refuses_bad_ones():
     from model_training.evaluate import model_settings
     models = {"per_axis": "w.pt", "one_scale": "w.pt"}
     base = GenerationSettings(device="cpu")
-    got = model_settings(base, models, ["one_scale:guidance_per_axis=off", "one_scale:steps=4"])
+    got = model_settings(base, models, ["one_scale:guidance_per_axis=off", "one_scale:steps=4",
+                                        "one_scale:guidance=1.5", "one_scale:eta=0.5"])
     assert got["per_axis"] == base.checked()
-    assert got["one_scale"].guidance_per_axis is False and got["one_scale"].steps == 4
-    for bad in ("nobody:steps=4", "per_axis:no_such_field=1", "per_axis:guidance_per_axis=maybe", "per_axis:steps="):
+    one = got["one_scale"]
+    assert (one.guidance_per_axis, one.steps, one.guidance, one.eta) == (False, 4, 1.5, 0.5)
+    for bad in ("nobody:steps=4", "per_axis:no_such_field=1", "per_axis:guidance_per_axis=maybe", "per_axis:steps=",
+                "per_axis:steps=many"):
         with pytest.raises(ValueError):
             model_settings(base, models, [bad])
     with pytest.raises(TalkingTogetherError):
