@@ -5,7 +5,7 @@
 For every single-speaker turn of each conversation (model_training.metrics.single_speaker_turns,
 as in the evaluation report) the shipped default generates from the mixed track with the
 runtime's own diarization (A/B matched to the corpus once, as the Swap button would). A turn
-fails when the speaker's jaw does not move twice as much as the listener's (metrics.role_accuracy).
+fails when the speaker's jaw does not move twice as much as the listener's (metrics.turn_passes).
 Each failure is put down to the share of the turn's frames whose diarized roles say the speaker
 alone speaks: under half ("diarized as the other"), under 95 % (a stretch of it), or the model.
 """
@@ -43,8 +43,7 @@ def turn_outcomes(path, seed: int) -> list[tuple[int, float, float, float, bool]
     out = []
     for who, a, b in metrics.single_speaker_turns(activity):
         right = float((speaking[who, a:b] & ~speaking[1 - who, a:b]).mean())
-        talk, listen = jaw[who, a:b].std(), jaw[1 - who, a:b].std()
-        out.append((who, a / conv["fps"], b / conv["fps"], right, bool(talk > metrics.MOVING_STD and talk > 2 * listen)))
+        out.append((who, a / conv["fps"], b / conv["fps"], right, metrics.turn_passes(jaw, who, a, b)))
     return out
 
 

@@ -66,8 +66,7 @@ def complement_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, per_min
                       rng: np.random.Generator, keep_out: np.ndarray | None = None) -> np.ndarray:
     """One person's motion (T, D) with blinks added up to ``per_minute``; roles (T,);
     ``keep_out`` (T,) bool marks frames where no blink may start."""
-    wanted = int(round(per_minute * motion.shape[0] / fps / 60.0))
-    return add_blinks(motion, roles, fps, wanted, rng, keep_out)
+    return add_blinks(motion, roles, fps, blinks_due(motion.shape[0], fps, per_minute), rng, keep_out)
 
 
 def add_blinks(motion: np.ndarray, roles: np.ndarray, fps: float, wanted: int,

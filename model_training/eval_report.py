@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model_runtime.channels import channel_index
+from model_runtime.channels import MOTION_DIM, channel_index
+from model_runtime.pipeline import AXIS_GUIDANCE_SHARES, channel_guidance
 
 from .interaction import CLOSE_TO_PEOPLE, GAZE_WHEN_LOOKING
 
@@ -81,8 +82,6 @@ def guidance_axes(settings) -> str:
     """How the head and gaze guidance falls on each axis, for the report's settings line."""
     if not settings.guidance_per_axis:
         return ", one scale"
-    from model_runtime.channels import MOTION_DIM, channel_index
-    from model_runtime.pipeline import AXIS_GUIDANCE_SHARES, channel_guidance
     scales = channel_guidance(settings, MOTION_DIM)
     return ": " + ", ".join(f"{name} {float(scales[channel_index(name)]):.2g}" for name in AXIS_GUIDANCE_SHARES)
 

@@ -52,6 +52,13 @@ def single_speaker_turns(activity: np.ndarray) -> list[tuple[int, int, int]]:
     return sorted(turns, key=lambda x: x[1])
 
 
+def turn_passes(jaw: np.ndarray, speaker: int, start: int, end: int) -> bool:
+    """A single-speaker turn's roles are right: over frames [start, end) the speaker's jaw (2, T)
+    moves (std > MOVING_STD) and at least twice as much as the listener's."""
+    talk, listen = jaw[speaker, start:end].std(), jaw[1 - speaker, start:end].std()
+    return bool(talk > MOVING_STD and talk > 2 * listen)
+
+
 def role_accuracy(motion: np.ndarray, activity: np.ndarray) -> dict[str, float]:
     """Does the speaking person's mouth move and the listener's stay still?
 
@@ -67,8 +74,7 @@ def role_accuracy(motion: np.ndarray, activity: np.ndarray) -> dict[str, float]:
         talk, listen = moving[speaker, s:e], moving[1 - speaker, s:e]
         frames_ok += int((talk & ~listen).sum())
         frames += e - s
-        talk_std, listen_std = jaw[speaker, s:e].std(), jaw[1 - speaker, s:e].std()
-        turns_ok += int(talk_std > MOVING_STD and talk_std > 2 * listen_std)
+        turns_ok += int(turn_passes(jaw, speaker, s, e))
         turns += 1
     return {"role_acc_frame": frames_ok / max(frames, 1), "role_acc_turn": turns_ok / max(turns, 1),
             "turns": turns}
