@@ -29,7 +29,10 @@ _OVERLAP_FRAME = 2.0        # nats per overlap frame: after a few frames plus th
 #                             of the partner's voice, a hand-over is the cheaper story;
 #                             backchannels ("yeah", "mm-hm") are shorter
 _MIN_OVERLAP = 5            # frames (0.2 s): no backchannel is shorter; blips are not overlap
-_PITCH_WEIGHT = 2.0         # most the pitch log-likelihood counts, for voices far apart
+_PITCH_WEIGHT = 1.0         # most the pitch log-likelihood counts, for voices far apart. Not
+#                             more: neighbouring frames' pitch is one contour, and a phrase's
+#                             falling end sounds like the lower voice; at 2 the ends of turns
+#                             went to the partner (docs/evaluation/DIARIZATION.md, "Consensus")
 _RESEG_ITERS = 6            # refits of the voice models; most files settle in 2-4
 _CHUNK = 1 << 15            # frames per block of the Gaussian sums and scores
 

@@ -188,6 +188,23 @@ def test_synthetic_low_and_high_voice_without_espeak():
     assert (hyp[speech] == ref[speech]).mean() >= 0.9
 
 
+def test_voice_clusterings_are_combined_by_majority_whatever_their_names():
+    """Clusterings at several window lengths name the voices arbitrarily, and each may err on
+    its own stretch: the combination follows the majority, named like the first."""
+    speech = np.ones(12, bool)
+    speech[6] = False                                       # a pause: no vote counts there
+    truth = np.array([0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1])
+    renamed = 1 - truth                                     # right, but with the names swapped
+    wrong_start = truth.copy()
+    wrong_start[:3] = 1                                     # gives A's first phrase to B
+    wrong_end = renamed.copy()
+    wrong_end[9:] = 1                                       # renamed, and gives B's last to A
+    got = roles.majority_voice([truth, renamed, wrong_start, wrong_end, renamed], speech)
+    np.testing.assert_array_equal(got[speech], truth[speech])
+    got = roles.majority_voice([renamed, truth, wrong_start], speech)
+    np.testing.assert_array_equal(got[speech], renamed[speech])
+
+
 def test_activity_dispatch(conversation, tmp_path):
     mix, _, _ = conversation
     path = tmp_path / "conv.wav"
