@@ -232,9 +232,9 @@ def _consensus_voice_labels(e, vad, mfcc, lf0) -> np.ndarray:
     Why several: on two similar voices which split the 2-means finds flips with the window
     length, and each length goes wrong on other conversations; the majority (consensus
     clustering) goes wrong less often than any one length. Whole turns given to the wrong
-    person on seven synthetic sets: 12 with 1 s windows alone, 5 with the majority of the
-    five lengths; real recordings from the mix: turns 77.2 % against 75.0 %
-    (docs/evaluation/DIARIZATION.md, "Consensus")."""
+    person on seven synthetic sets, with the same re-segmentation after: 12 with 1 s windows
+    alone, 5 with the majority of the five lengths; real recordings from the mix: turns 77.2 %
+    against 75.0 % (docs/evaluation/DIARIZATION.md, "Consensus")."""
     return majority_voice([_window_voice_labels(e, vad, mfcc, lf0, n) for n in _WINDOW_LENGTHS],
                           vad.astype(bool))
 
