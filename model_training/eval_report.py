@@ -102,7 +102,10 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
              "role accuracy and correlation, the reference for errors). `target_redrawn` is the same "
              "conversation's targets drawn again with another behaviour seed (same words, timing and layout): "
              "the score of a model that samples the target distribution perfectly, so errors below it come "
-             "from playing safe (e.g. never looking away), not from knowing more. Head statistics are best "
+             "from playing safe (e.g. never looking away), not from knowing more. `target_unanswered` is that "
+             "draw without the listener's answers to the partner's glances and tilt: people who hear the "
+             "conversation but never watch each other, whom a model that ignores its partner can match at best. "
+             "Head statistics are best "
              "when close to the target's. Mutual-gaze precision/recall are over frames where both people look at each other. "
              "Every model's metrics are averaged over its seeds; diversity is between seeds. Lip vertex error: "
              "per frame the largest lip-vertex distance on the default head, averaged (as in FaceFormer). "
@@ -111,7 +114,7 @@ def write_report(out: Path, results: dict, examples: dict, comparisons: dict[str
     for label, rows in results.items():
         plot = out / f"example_{label}.png"
         methods = list(rows)
-        models = [m for m in methods if m not in ("audio_energy", "target_redrawn")]
+        models = [m for m in methods if m not in ("audio_energy", "target_redrawn", "target_unanswered")]
         plot_example(examples[label], plot, models[:4] + ["audio_energy"])
         share = rows["target"].get("mutual_share_target", 0)
         parts += [f"## {label}", "", table(rows), "",

@@ -39,6 +39,13 @@ from .lips import lip_vertex_error_mm
 from .training_data import own_speech_envelopes
 
 
+# What every model is measured beside. target_unanswered: the redrawn people without their
+# answers to what the partner does (glances, tilt), only what the audio and the turns time; a
+# model that ignores its partner can at best match them, so on an interaction metric the room
+# that reading the partner wins is the distance between them and target_redrawn.
+REFERENCES = ("target", "target_redrawn", "target_unanswered", "audio_energy")
+
+
 def energy_baseline(mix: np.ndarray, n: int) -> np.ndarray:
     """Both jaws follow the mix's loudness; head and eyes stay at rest."""
     env = features.speech_envelope(mix)[:n]
@@ -99,7 +106,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: dict[str, Gen
                     limit: int | None, log) -> tuple[dict, dict, dict]:
     """Metrics per method on one corpus folder (every seed scored, then averaged), the rows per
     conversation and seed, and curves of its first conversation. ``settings``: each model's."""
-    rows: dict[str, list[dict]] = {"target": [], "target_redrawn": [], "audio_energy": [], **{m: [] for m in models}}
+    rows: dict[str, list[dict]] = {name: [] for name in (*REFERENCES, *models)}
     diversity: dict[str, list[float]] = {m: [] for m in models}
     redrawn_diversity: list[float] = []
     example = None
@@ -115,10 +122,10 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: dict[str, Gen
         roles = match_speakers(roles, conv["activity"][:, :n])
         env = own_speech_envelopes(conv, n)
         preds = {"target": conv["motion"][:, :n], "target_redrawn": redrawn_target(conv, n, k),
+                 "target_unanswered": redrawn_target(conv, n, k, answers=False),
                  "audio_energy": energy_baseline(mix, n)}
-        if preds["target_redrawn"] is None:
-            del preds["target_redrawn"]
-        else:       # how different two draws of people's behaviour are: the diversity to reach
+        preds = {name: motion for name, motion in preds.items() if motion is not None}
+        if "target_redrawn" in preds:   # how different two draws of people's behaviour are: the diversity to reach
             again = redrawn_target(conv, n, k + 100_003)
             redrawn_diversity.append(metrics.diversity([preds["target_redrawn"], again]))
         for name in preds:

@@ -176,6 +176,25 @@ def test_the_partner_explains_the_answers_to_glances_and_nothing_else(reactive_c
 
 
 @pytest.mark.slow       # synthesizes two conversations
+def test_people_who_never_watch_each_other_answer_fewer_glances(reactive_corpus):
+    """The evaluation's target_unanswered (the redrawn people without their answers): what a
+    model that ignores its partner can match. Their listener nods less after the speaker's
+    glances than people do, which is the room reading the partner has on that metric."""
+    from model_training.corpus import dataset
+    from model_training.evaluate import REFERENCES, redrawn_target
+    assert "target_unanswered" in REFERENCES
+    rise = {True: [], False: []}
+    for path in dataset.list_conversations(reactive_corpus):
+        conv = dataset.load_conversation(path)
+        frames = conv["motion"].shape[1]
+        for seed in range(3):
+            for answers in (True, False):
+                motion = redrawn_target(conv, frames, seed, answers=answers)
+                rise[answers].append(interaction.glance_response(motion, conv["activity"], conv["poses"])["glance_nod_rise"])
+    assert np.mean(rise[True]) > np.mean(rise[False]) + 2.0
+
+
+@pytest.mark.slow       # synthesizes two conversations
 def test_answer_frames_are_where_a_listener_answers_and_unknown_ones_are_none(reactive_corpus):
     """training_data.answer_frames (what ``train --answer-weight`` weighs): a person's answers to
     the partner's glances begin while the partner speaks (a glance is answered while its

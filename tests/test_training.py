@@ -57,7 +57,7 @@ def test_fine_tuning_keeps_the_config_and_evaluation_writes_a_report(corpus, tmp
     run("-m", "model_training.evaluate", "--corpus", str(corpus / "heldout"), "--model", f"tiny={tuned}",
         "--seeds", "2", "--steps", "2", "--out", str(report))
     text = (report / "REPORT.md").read_text()
-    for row in ("| target |", "| audio_energy |", "| tiny |"):
+    for row in ("| target |", "| target_redrawn |", "| target_unanswered |", "| audio_energy |", "| tiny |"):
         assert row in text
     assert (report / "example_heldout.png").stat().st_size > 10_000
 
