@@ -74,6 +74,15 @@ def redrawn_target(conv: dict, n: int, seed: int, answers: bool = True) -> np.nd
                         answers=answers, mirroring=conv["meta"].get("mirroring", False))
 
 
+def people_draws(conv: dict, n: int, k: int) -> dict[str, np.ndarray]:
+    """The people of conversation number ``k`` that every model is measured beside (REFERENCES
+    but the baseline): its targets, drawn again, and drawn again without the answers. A file
+    without phone timing (studio capture) has its targets only."""
+    draws = {"target": conv["motion"][:, :n], "target_redrawn": redrawn_target(conv, n, k),
+             "target_unanswered": redrawn_target(conv, n, k, answers=False)}
+    return {name: motion for name, motion in draws.items() if motion is not None}
+
+
 def match_speakers(roles: np.ndarray, activity: np.ndarray) -> np.ndarray:
     """Diarization calls the first voice heard person A; the corpus may have it the other way
     round. Take the assignment that agrees with the truth, as a user would press Swap once."""
@@ -121,10 +130,7 @@ def evaluate_corpus(corpus: str, models: dict[str, str], settings: dict[str, Gen
         n = feats.shape[0]
         roles = match_speakers(roles, conv["activity"][:, :n])
         env = own_speech_envelopes(conv, n)
-        preds = {"target": conv["motion"][:, :n], "target_redrawn": redrawn_target(conv, n, k),
-                 "target_unanswered": redrawn_target(conv, n, k, answers=False),
-                 "audio_energy": energy_baseline(mix, n)}
-        preds = {name: motion for name, motion in preds.items() if motion is not None}
+        preds = {**people_draws(conv, n, k), "audio_energy": energy_baseline(mix, n)}
         if "target_redrawn" in preds:   # how different two draws of people's behaviour are: the diversity to reach
             again = redrawn_target(conv, n, k + 100_003)
             redrawn_diversity.append(metrics.diversity([preds["target_redrawn"], again]))

@@ -31,7 +31,7 @@ from model_runtime.channels import GAZE_CHANNELS, HEAD_CHANNELS, channel_index
 
 from .corpus.dataset import list_conversations, load_conversation
 from .eval_stats import closeness_table
-from .evaluate import redrawn_target
+from .evaluate import people_draws, redrawn_target
 from .interaction import CLOSE_TO_PEOPLE, interaction_metrics
 
 CHANNELS = HEAD_CHANNELS + GAZE_CHANNELS
@@ -63,10 +63,8 @@ def interaction_rows(corpora: list[str], limit: int | None = None) -> dict[str, 
     for corpus in corpora:
         for k, path in enumerate(list_conversations(corpus)[:limit]):
             conv = load_conversation(path)
-            frames = conv["motion"].shape[1]
-            draws = {"target": conv["motion"], "target_redrawn": redrawn_target(conv, frames, k),
-                     "target_unanswered": redrawn_target(conv, frames, k, answers=False)}
-            if draws["target_redrawn"] is None:
+            draws = people_draws(conv, conv["motion"].shape[1], k)
+            if "target_redrawn" not in draws:       # a capture: nobody to redraw
                 continue
             for name, motion in draws.items():
                 metrics = interaction_metrics(motion, conv["motion"], conv["activity"], conv["poses"])
