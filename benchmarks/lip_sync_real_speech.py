@@ -1,7 +1,9 @@
 """Lip sync on real voices: each person's jawOpen against the loudness of their own speech, on
 the shared real phone calls that come with one speaker per channel (issue #12: r >= 0.7 for
 each person). Both ways a user can give the audio: the stereo file (each voice its own track)
-and the mono mix (both voices in one track; who speaks is diarized).
+and the mono mix (both voices in one track; who speaks is diarized); and the mix with the
+call's annotated turns (its RTTM, as an artist gives corrected turns), which tells the
+diarizer's share of the mix's loss from the model's.
 
     .venv/bin/python benchmarks/lip_sync_real_speech.py [--folder ../shared/real-speech] [--seeds 3]
         [--checkpoint runs/x0.pt]
@@ -44,16 +46,20 @@ def main() -> None:
     for call in CALLS:
         stereo = ConversationAudio.from_file(str(args.folder / f"{call}_stereo.flac"), mode="stereo")
         own = [features.speech_envelope(track) for track in stereo.tracks]
-        for mode, audio in (("stereo", stereo), ("mixed", ConversationAudio.from_file(str(args.folder / f"{call}.flac")))):
+        mixed = ConversationAudio.from_file(str(args.folder / f"{call}.flac"))
+        annotated = api.read_turns(args.folder / f"{call}.rttm", speakers=PEOPLE)
+        for mode, audio, turns in (("stereo", stereo, None), ("mixed", mixed, None),
+                                   ("mixed, annotated turns", mixed, annotated)):
             rs = np.zeros((args.seeds, 2))
             for seed in range(args.seeds):
                 settings = api.GenerationSettings(seed=seed, checkpoint=args.checkpoint)
-                result = api.generate(audio, api.preset_layout("face_to_face"), settings)
+                result = api.generate(audio, api.preset_layout("face_to_face"), settings, turns=turns)
                 jaws = [person.face_curve("jawOpen") for person in result.people]
                 pairs = [[jaw_r(jaws[i], own[j]) for j in range(2)] for i in range(2)]
-                # stereo: A is the left channel; the mix's diarization names the first voice
-                # heard A, so there people are matched once, as a user would press Swap
-                keep = mode == "stereo" or pairs[0][0] + pairs[1][1] >= pairs[0][1] + pairs[1][0]
+                # stereo: A is the left channel, and the annotated turns name A the agent; the
+                # mix's diarization names the first voice heard A, so there people are matched
+                # once, as a user would press Swap
+                keep = mode != "mixed" or pairs[0][0] + pairs[1][1] >= pairs[0][1] + pairs[1][0]
                 rs[seed] = [pairs[0][0], pairs[1][1]] if keep else [pairs[1][0], pairs[0][1]]
             for k, person in enumerate(PEOPLE):
                 print(f"| {call} | {person} | {mode} | {rs[:, k].mean():.3f} |", flush=True)
