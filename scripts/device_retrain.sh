@@ -6,9 +6,9 @@
 # scripts/device_carry.sh, then:
 #   run(command="bash scripts/device_retrain.sh", carry=[".device_carry"], timeout_s=600)
 # Writes to $OUT: x0_two.pt, x0_one.pt, v_two.pt, v_one.pt (about 4 MB each) and retrain.log.
-# Afterwards, on the CPU: the v models' off-screen fine-tune and the paired evaluation
-# (scripts/mirroring_experiment.sh does both for fine-tunes; docs/evaluation/OBJECTIVE.md,
-# "What reading the partner can win", says which metrics to read).
+# Afterwards, on the CPU: scripts/after_device_retrain.sh FOLDER_OF_THOSE_FILES (the v models'
+# off-screen fine-tune and the paired evaluation; docs/evaluation/OBJECTIVE.md, "What reading
+# the partner can win", says which metrics to read).
 # Settings by environment: MINUTES per training (6, less if the corpus took long),
 # CONVERSATIONS (600), WORKERS (all cores), TRAIN_SEED (0), PY (python3, the image's, with CUDA
 # PyTorch), CARRY (.device_carry). Checked on a 2-core CPU with MINUTES=0.15 CONVERSATIONS=4,
